@@ -1,0 +1,260 @@
+"""The `detector` command: wiring only (settings → logging → source/sink → runner)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import orjson
+import structlog
+
+from detector import __version__
+from detector.events import Alert, ApiCallEvent
+from detector.logs import configure_logging
+from detector.settings import Settings
+
+log = structlog.get_logger("detector.cli")
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group, exit 0."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+# --- run ------------------------------------------------------------------------------------------
+def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    from detector.kafka import KafkaSink, KafkaSource  # noqa: PLC0415 - keep replay free of kafka
+    from detector.kafka.client import DeliveryError  # noqa: PLC0415
+    from detector.metrics import Metrics, serve_http  # noqa: PLC0415
+    from detector.pipeline.step import Detector  # noqa: PLC0415
+    from detector.runner import run_loop  # noqa: PLC0415
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    metrics = Metrics()
+    server = serve_http(metrics, settings.metrics_port) if settings.metrics_port else None
+    log.info(
+        "worker_starting",
+        version=__version__,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.group_id,
+        events_topic=settings.events_topic,
+        alerts_topic=settings.alerts_topic,
+        dlq_topic=settings.dlq_topic,
+    )
+    detector = Detector(settings, clock=wall_clock)
+    sink = KafkaSink(settings)
+    source = KafkaSource(settings, metrics)
+    exit_code = 0
+    try:
+        stats = run_loop(detector, source, sink, stop, metrics)
+        log.info("worker_stopped", events=stats.events, invalid=stats.invalid, alerts=stats.alerts)
+    except DeliveryError as error:
+        # Offsets of the failed batch were not committed: a restart re-reads and re-sends it.
+        log.error("delivery_failed", error=str(error))
+        exit_code = 1
+    finally:
+        metrics.ready.set(0)
+        sink.close()
+        source.close()
+        if server is not None:
+            server.shutdown()
+    return exit_code
+
+
+# --- replay ---------------------------------------------------------------------------------------
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from detector.files import FileSink, FileSource, open_input, open_output  # noqa: PLC0415
+    from detector.pipeline.step import Detector  # noqa: PLC0415
+    from detector.runner import run_loop  # noqa: PLC0415
+
+    detector = Detector(settings, clock=wall_clock)
+    source = FileSource(open_input(args.input), batch_size=settings.max_poll_records, name=args.input)
+    sink = FileSink(
+        open_output(args.output), open_output(args.dead_letters) if args.dead_letters else None
+    )
+    try:
+        stats = run_loop(detector, source, sink, threading.Event())
+    finally:
+        sink.close()
+        source.close()
+    print(
+        f"replay: events={stats.events} invalid={stats.invalid} duplicates={stats.duplicates} "
+        f"accounts={len(detector.accounts) + detector.accounts.evicted} alerts={stats.alerts} "
+        f"events_per_s={stats.events_per_second:,.0f}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# --- simulate -------------------------------------------------------------------------------------
+def _paced(events: Iterator[dict[str, Any]], speed: float, stop: threading.Event) -> Iterator[dict[str, Any]]:
+    """Release events at ``speed`` × event time (0 = as fast as possible)."""
+    if speed <= 0:
+        yield from events
+        return
+    wall_start = time.monotonic()
+    first: float | None = None
+    for event in events:
+        if stop.is_set():
+            return
+        at = datetime.fromisoformat(event["timestamp"]).timestamp()
+        if first is None:
+            first = at
+        delay = (at - first) / speed - (time.monotonic() - wall_start)
+        if delay > 0:
+            stop.wait(delay)
+        yield event
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from detector.simulate import default_scenario, generate  # noqa: PLC0415
+
+    scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts)
+    simulation = generate(scenario, seed=args.seed)
+    if args.labels:
+        simulation.write_labels(args.labels)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    events = _paced(simulation.events(), args.speed, stop)
+    count = 0
+    if args.kafka:
+        from detector.kafka.client import EventPublisher  # noqa: PLC0415
+
+        publisher = EventPublisher(settings)
+        try:
+            for event in events:
+                publisher.send(event["account_id"].encode(), orjson.dumps(event))
+                count += 1
+        finally:
+            publisher.close()
+        target = f"kafka:{settings.events_topic}"
+    else:
+        from detector.files import open_output  # noqa: PLC0415
+
+        out = open_output(args.output)
+        try:
+            for event in events:
+                out.write(orjson.dumps(event) + b"\n")
+                count += 1
+        finally:
+            out.flush()
+            if args.output != "-":
+                out.close()
+        target = args.output
+    print(f"simulate: events={count} campaigns={len(simulation.labels)} -> {target}", file=sys.stderr)
+    return 0
+
+
+# --- schemas / topics / demo ------------------------------------------------------------------------
+SCHEMA_FILES = {
+    "api-call-event-v1.schema.json": (ApiCallEvent, "validation"),
+    "alert-v1.schema.json": (Alert, "serialization"),
+}
+
+
+def render_schemas() -> dict[str, bytes]:
+    """The JSON Schemas of the public contracts, as they are committed in ``schemas/``."""
+    rendered = {}
+    for name, (model, mode) in SCHEMA_FILES.items():
+        schema = model.model_json_schema(mode=mode)  # type: ignore[attr-defined]
+        rendered[name] = orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    return rendered
+
+
+def cmd_schemas(_settings: Settings, args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in render_schemas().items():
+        (out / name).write_bytes(content)
+        print(f"wrote {out / name}", file=sys.stderr)
+    return 0
+
+
+def cmd_create_topics(settings: Settings, args: argparse.Namespace) -> int:
+    from detector.kafka import create_topics  # noqa: PLC0415
+
+    create_topics(settings, partitions=args.partitions)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from detector.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="detector",
+        description="Streaming detector of model-extraction campaigns against LLM APIs. "
+        "Settings come from DETECTOR_* environment variables (see README).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("run", help="the production worker (Kafka consumer group)")
+
+    replay = commands.add_parser("replay", help="the same pipeline over a JSONL file of events")
+    replay.add_argument("--input", required=True, help="JSONL events ('-' = stdin, .gz ok)")
+    replay.add_argument("--output", default="-", help="alerts as JSONL ('-' = stdout, .gz ok)")
+    replay.add_argument("--dead-letters", default=None, help="write rejected events here (JSONL)")
+
+    simulate = commands.add_parser("simulate", help="realistic traffic with planted campaigns")
+    simulate.add_argument("--output", default="-", help="JSONL events ('-' = stdout, .gz ok)")
+    simulate.add_argument("--kafka", action="store_true", help="produce to the events topic instead")
+    simulate.add_argument("--labels", default=None, help="write the ground truth (JSON) here")
+    simulate.add_argument("--seed", type=int, default=42)
+    simulate.add_argument("--hours", type=float, default=24.0, help="event-time length")
+    simulate.add_argument("--accounts", type=int, default=400, help="benign accounts")
+    simulate.add_argument(
+        "--speed", type=float, default=0.0, help="event-time seconds per wall second (0 = max)"
+    )
+
+    demo = commands.add_parser("demo", help="local broker + simulated traffic + worker + live view")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--hours", type=float, default=24.0)
+    demo.add_argument("--accounts", type=int, default=300)
+    demo.add_argument("--speed", type=float, default=0.0, help="event-time × (0 = as fast as possible)")
+
+    schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
+    schemas.add_argument("--out", default="schemas")
+
+    topics = commands.add_parser("create-topics", help="create the events, alerts and DLQ topics")
+    topics.add_argument("--partitions", type=int, default=None)
+    return parser
+
+
+HANDLERS = {
+    "run": cmd_run,
+    "replay": cmd_replay,
+    "simulate": cmd_simulate,
+    "demo": cmd_demo,
+    "schemas": cmd_schemas,
+    "create-topics": cmd_create_topics,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return HANDLERS[args.command](settings, args)

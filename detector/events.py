@@ -1,0 +1,211 @@
+"""Wire models: the API-call event we read, the alert we publish, the dead letter we park.
+
+These pydantic models are the public contracts; ``schemas/*.json`` are generated from them by
+``detector schemas`` and a test fails when the committed files drift.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
+
+EVENT_SCHEMA_VERSION = 1
+ALERT_SCHEMA_VERSION = 1
+
+# Event time must be a plausible calendar time; anything outside is a gateway bug, not a call.
+_MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+_MAX_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
+NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+
+
+class CallParams(BaseModel):
+    """Sampling and output parameters of the call (``params`` in the contract)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    temperature: FiniteFloat | None = None
+    top_p: FiniteFloat | None = None
+    n: Annotated[StrictInt, Field(ge=1)] = 1
+    max_tokens: StrictInt | None = None
+    logprobs: StrictBool = False
+    top_logprobs: NonNegativeInt = 0
+    logit_bias_size: NonNegativeInt = 0
+    stream: StrictBool = False
+    tools: NonNegativeInt = 0
+    seed: StrictInt | None = None
+
+
+class ApiCallEvent(BaseModel):
+    """One completed API call, as published by the LLM API gateway (contract v1).
+
+    Unknown fields are ignored (the gateway may be newer than the detector); wrong types are not
+    coerced, so a string where a number belongs is invalid rather than silently converted.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+        frozen=True,
+        strict=True,
+        json_schema_extra={"title": "ApiCallEvent v1", "$id": "api-call-event-v1.schema.json"},
+    )
+
+    schema_version: Literal[1]
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    timestamp: datetime = Field(
+        description="RFC 3339 with offset, or epoch milliseconds (int). Event time of the call.",
+        json_schema_extra={"anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]},
+    )
+    account_id: Annotated[str, Field(min_length=1, max_length=128)]
+    org_id: str | None = None
+    api_key_id: str | None = None
+    client_ip: str | None = None
+    user_agent: Annotated[str, Field(max_length=512)] | None = None
+    endpoint: str
+    model: str
+    status: StrictInt
+    prompt_tokens: NonNegativeInt
+    completion_tokens: NonNegativeInt
+    reasoning_tokens: NonNegativeInt = 0
+    latency_ms: Annotated[FiniteFloat, Field(ge=0)] | None = None
+    messages: Annotated[StrictInt, Field(ge=1)] = 1
+    system_prompt_hash: str | None = None
+    prompt: str | None = Field(
+        None, description="Text of the last user message. Sensitive: never logged, stored or alerted."
+    )
+    params: CallParams = Field(default_factory=CallParams)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: Any) -> datetime:
+        if isinstance(value, bool):
+            raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
+        if isinstance(value, int):
+            try:
+                parsed = datetime.fromtimestamp(value / 1000.0, tz=UTC)
+            except (OverflowError, OSError, ValueError) as exc:
+                raise ValueError("epoch milliseconds out of range") from exc
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError("timestamp is not an RFC 3339 time") from exc
+            if parsed.tzinfo is None:
+                raise ValueError("RFC 3339 timestamp must carry an offset")
+        else:
+            raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
+        if not _MIN_EVENT_TIME <= parsed < _MAX_EVENT_TIME:
+            raise ValueError("timestamp outside 2000-01-01..2200-01-01")
+        return parsed
+
+    @field_validator("client_ip")
+    @classmethod
+    def _check_ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError as exc:
+                raise ValueError("client_ip is not an IPv4/IPv6 address") from exc
+        return value
+
+
+class Severity(StrEnum):
+    """Alert severity, ordered: a rise in severity re-alerts inside a cooldown."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+class Reason(BaseModel):
+    """One piece of evidence, comparable across accounts: what we saw against what is normal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal: str = Field(description="Stable machine name of the signal, e.g. `single_turn_share`.")
+    observed: float = Field(description="The account's value in the alert window.")
+    baseline: float = Field(description="What peers (the population) show for the same signal.")
+    explanation: str = Field(description="Plain words for an analyst; never contains prompt text.")
+
+
+class AlertWindow(BaseModel):
+    """The stretch of the account's traffic the alert is about (event time)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+    requests: int = Field(ge=0)
+    tokens: int = Field(ge=0)
+
+
+class Alert(BaseModel):
+    """A suspected-extraction alert (contract v1), keyed by ``account_id`` on the alerts topic.
+
+    ``alert_id`` names an alert episode (account, category, event-time cooldown bucket) and is
+    derived only from those, so a redelivered or recomputed alert has the same id; ``revision``
+    grows when the same episode is re-emitted at a higher severity.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={"title": "Alert v1", "$id": "alert-v1.schema.json"},
+    )
+
+    schema_version: Literal[1] = ALERT_SCHEMA_VERSION
+    alert_id: str = Field(description="Deterministic id of the alert episode (hex).")
+    revision: int = Field(ge=1, description="1 = first emission; higher = the same episode escalated.")
+    account_id: str
+    org_id: str | None
+    detected_at: datetime = Field(description="Event time of the event that triggered the alert.")
+    emitted_at: datetime = Field(description="Wall-clock time the worker emitted the alert.")
+    score: float = Field(ge=0.0, le=1.0)
+    severity: Severity
+    category: Literal["suspected_extraction"] = "suspected_extraction"
+    reasons: list[Reason] = Field(description="Evidence, most important first.")
+    window: AlertWindow
+    related_accounts: list[str] = Field(default_factory=list)
+    detector_version: str
+
+
+class Rejected(BaseModel):
+    """An input message that broke the contract; goes to the dead-letter topic as data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str = Field(description="Short machine code, e.g. `not_json`, `invalid_field`.")
+    detail: str = Field(description="Which rule failed; never echoes field values.")
+    raw: bytes = Field(description="The original message bytes, unchanged.")
+    raw_key: bytes | None = Field(None, description="The original message key, unchanged.")
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None

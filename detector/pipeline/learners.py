@@ -1,0 +1,175 @@
+"""Online learners: the population's view of an account and the account's view of itself.
+
+All of them score before they learn, and learn only from accounts that are not being alerted on
+(river's ``AnomalyFilter`` idea): an extraction campaign must not be able to teach the model that
+extraction is normal.
+"""
+
+from __future__ import annotations
+
+import math
+
+from river import anomaly, stats
+
+from detector.pipeline.state import AccountState
+
+# Fixed scale of each feature for HalfSpaceTrees, which splits the unit cube: volume features
+# are log-scaled against generous ceilings, shares are already in [0, 1].
+_LOG_CALLS_CEILING = math.log1p(100_000.0)
+_LOG_TOKENS_CEILING = math.log1p(1e9)
+_LOG_TOKENS_PER_CALL_CEILING = math.log1p(200_000.0)
+HST_FEATURES: tuple[str, ...] = (
+    "calls_per_hour",
+    "tokens_per_hour",
+    "single_turn_share",
+    "near_output_cap_share",
+    "low_temperature_share",
+    "logprobs_share",
+    "logit_bias_share",
+    "max_tokens_one_share",
+    "log_prompt_tokens",
+    "log_completion_tokens",
+    "log_output_input_ratio",
+    "cot_elicitation_share",
+    "instruction_style_share",
+    "template_repeat_share",
+)
+
+
+def _unit(value: float) -> float:
+    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
+def to_unit_cube(features: dict[str, float]) -> dict[str, float]:
+    """Map an account's features into [0, 1] for HalfSpaceTrees (which assumes that range)."""
+    x = {name: _unit(features[name]) for name in HST_FEATURES}
+    x["calls_per_hour"] = _unit(math.log1p(features["calls_per_hour"]) / _LOG_CALLS_CEILING)
+    x["tokens_per_hour"] = _unit(math.log1p(features["tokens_per_hour"]) / _LOG_TOKENS_CEILING)
+    x["log_prompt_tokens"] = _unit(features["log_prompt_tokens"] / _LOG_TOKENS_PER_CALL_CEILING)
+    x["log_completion_tokens"] = _unit(features["log_completion_tokens"] / _LOG_TOKENS_PER_CALL_CEILING)
+    x["log_output_input_ratio"] = _unit((features["log_output_input_ratio"] + 8.0) / 16.0)
+    return x
+
+
+class Percentile:
+    """Decaying histogram on [lo, hi] that answers "what share of peers score below x?".
+
+    Calibrates raw scores into ranks, so thresholds mean "rarer than 99% of peers" whatever the
+    raw score's scale. Bins decay so the reference follows the population as it drifts.
+    """
+
+    def __init__(self, lo: float, hi: float, bins: int = 200, fading: float = 0.9995) -> None:
+        self._lo = lo
+        self._width = (hi - lo) / bins
+        self._counts = [0.0] * bins
+        self._total = 0.0
+        self._fading = fading
+        self._scale = 1.0  # lazily applied decay: stored counts are divided by this
+
+    def _bin(self, value: float) -> int:
+        index = int((value - self._lo) / self._width)
+        return 0 if index < 0 else min(index, len(self._counts) - 1)
+
+    def learn_one(self, value: float) -> None:
+        self._scale *= self._fading
+        if self._scale < 1e-100:  # renormalise before underflow
+            self._counts = [c * self._scale for c in self._counts]
+            self._total *= self._scale
+            self._scale = 1.0
+        weight = 1.0 / self._scale
+        self._counts[self._bin(value)] += weight
+        self._total += weight
+
+    @property
+    def n(self) -> float:
+        return self._total * self._scale
+
+    def rank_one(self, value: float) -> float:
+        """Share of the reference strictly below ``value``'s bin plus half of its bin."""
+        if self._total <= 0.0:
+            return 0.5
+        index = self._bin(value)
+        below = sum(self._counts[:index]) + 0.5 * self._counts[index]
+        return below / self._total
+
+    def quantile(self, q: float) -> float:
+        if self._total <= 0.0:
+            return self._lo
+        target = q * self._total
+        running = 0.0
+        for index, count in enumerate(self._counts):
+            running += count
+            if running >= target:
+                return self._lo + (index + 1) * self._width
+        return self._lo + len(self._counts) * self._width
+
+
+class PopulationModel:
+    """How an account compares with all others: HalfSpaceTrees rank, volume rank, peer means."""
+
+    def __init__(self, n_trees: int, height: int, window_size: int, seed: int) -> None:
+        self.trees = anomaly.HalfSpaceTrees(
+            n_trees=n_trees, height=height, window_size=window_size, seed=seed
+        )
+        self.tree_rank = Percentile(0.0, 1.0)
+        self.volume_rank = Percentile(0.0, math.log1p(100_000.0))
+        self.peer_means: dict[str, stats.EWMean] = {}
+        self.snapshots = 0
+
+    def score_one(self, features: dict[str, float]) -> tuple[float, float]:
+        """(anomaly rank, volume rank), each in [0, 1] against peers; nothing is learned."""
+        raw = float(self.trees.score_one(to_unit_cube(features)))
+        tree_rank = self.tree_rank.rank_one(raw) if self.tree_rank.n > 50 else 0.5
+        volume = math.log1p(features["calls_per_hour"])
+        volume_rank = self.volume_rank.rank_one(volume) if self.volume_rank.n > 50 else 0.5
+        return tree_rank, volume_rank
+
+    def learn_one(self, features: dict[str, float]) -> None:
+        """Fold a non-alerting account's snapshot into the population reference."""
+        x = to_unit_cube(features)
+        self.tree_rank.learn_one(float(self.trees.score_one(x)))
+        self.trees.learn_one(x)
+        self.volume_rank.learn_one(math.log1p(features["calls_per_hour"]))
+        for name, value in features.items():
+            mean = self.peer_means.get(name)
+            if mean is None:
+                mean = self.peer_means[name] = stats.EWMean(fading_factor=0.002)
+            mean.update(value)
+        self.snapshots += 1
+
+    def peer_mean(self, name: str) -> float:
+        mean = self.peer_means.get(name)
+        return float(mean.get()) if mean is not None else 0.0
+
+    def volume_at(self, q: float) -> float:
+        """Calls per hour at quantile ``q`` of the population."""
+        return math.expm1(self.volume_rank.quantile(q))
+
+
+# An account needs this many scorings in its own past before a surge against itself counts.
+MIN_BASELINE_SCORINGS = 6
+_BASELINE_FLOOR_VAR = 0.25
+
+
+def own_surge(state: AccountState, calls_per_hour: float) -> float:
+    """z-score of the current log call rate against the account's own long-run baseline."""
+    if state.baseline_count < MIN_BASELINE_SCORINGS:
+        return 0.0
+    deviation = math.log1p(calls_per_hour) - state.baseline_mean
+    return deviation / math.sqrt(state.baseline_var + _BASELINE_FLOOR_VAR)
+
+
+def learn_own_baseline(
+    state: AccountState, calls_per_hour: float, elapsed: float, half_life: float
+) -> None:
+    """Exponentially weighted mean/variance of the log rate, weighted by elapsed event time."""
+    x = math.log1p(calls_per_hour)
+    if state.baseline_count == 0:
+        state.baseline_mean = x
+        state.baseline_var = 0.0
+    else:
+        alpha = min(1.0, max(0.01, 1.0 - 0.5 ** (elapsed / half_life)))
+        delta = x - state.baseline_mean
+        state.baseline_mean += alpha * delta
+        state.baseline_var = (1.0 - alpha) * (state.baseline_var + alpha * delta * delta)
+    state.baseline_count += 1

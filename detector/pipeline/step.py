@@ -1,0 +1,158 @@
+"""One record's path through the detector, top to bottom, with no I/O.
+
+``Detector.process_one`` takes the raw bytes of one message and returns what to send (alerts,
+dead letters); the runner does the sending. ``detector run`` (Kafka) and ``detector replay``
+(files) both call exactly this, so detection measured in replay is detection in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from detector import __version__
+from detector.events import Alert, ApiCallEvent, Rejected
+from detector.pipeline.decide import AlertPolicy, decide_one
+from detector.pipeline.features import event_signals
+from detector.pipeline.learners import PopulationModel, learn_own_baseline, own_surge
+from detector.pipeline.scoring import Assessment, PeerView, assess
+from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
+from detector.pipeline.validate import validate_one
+from detector.settings import Settings
+
+# Expiry sweeps run every this many events; each sweep is O(expired accounts).
+_EXPIRE_EVERY = 1_000
+
+
+@dataclass(slots=True)
+class StepResult:
+    """What one message produced: things to publish, and what happened to it."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    dead_letters: list[Rejected] = field(default_factory=list)
+    duplicate: bool = False
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a message came from, copied into its dead letter so it can be found again."""
+
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: bytes | None = None
+
+
+class Detector:
+    """The whole pipeline for the accounts this worker owns."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        detector_version: str = __version__,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._version = detector_version
+        self.accounts = AccountStore(settings.account_ttl_seconds, settings.max_accounts)
+        self.dedup = DedupWindow(settings.dedup_window_events)
+        self.population = PopulationModel(
+            n_trees=settings.hst_trees,
+            height=settings.hst_height,
+            window_size=settings.hst_window_size,
+            seed=settings.seed,
+        )
+        self.policy = AlertPolicy(
+            threshold=settings.alert_threshold,
+            medium=settings.severity_medium,
+            high=settings.severity_high,
+            critical=settings.severity_critical,
+            cooldown_seconds=settings.cooldown_seconds,
+            min_events=settings.min_events_to_alert,
+        )
+        self._half_life = settings.half_life_seconds
+        self._bucket_seconds = settings.window_seconds / WINDOW_BUCKETS
+        self.watermark = 0.0
+        self.events_processed = 0
+
+    def process_one(self, raw: bytes, source: SourceRef | None = None) -> StepResult:
+        """Validate, deduplicate, update the account, score it when due, decide on an alert."""
+        ref = source or SourceRef()
+        # 1. Contract: bad input becomes a dead letter, never an exception.
+        event = validate_one(
+            raw,
+            max_message_bytes=self.settings.max_message_bytes,
+            topic=ref.topic,
+            partition=ref.partition,
+            offset=ref.offset,
+            key=ref.key,
+        )
+        if isinstance(event, Rejected):
+            return StepResult(dead_letters=[event])
+        # 2. Redelivery: an event id seen recently is one call, not two.
+        if self.dedup.seen_before(event.event_id):
+            return StepResult(duplicate=True, account_id=event.account_id)
+        # 3. Fold the event into its account's state (prompt text is reduced to numbers here).
+        at = event.timestamp.timestamp()
+        state = self.accounts.get_or_create(event.account_id, event.org_id, at)
+        state.update_one(event_signals(event), at, self._half_life, self._bucket_seconds)
+        self.events_processed += 1
+        if at > self.watermark:
+            self.watermark = at
+        if self.events_processed % _EXPIRE_EVERY == 0:
+            self.accounts.expire(self.watermark)
+        # 4. Score when due: every N events of the account or after enough event time.
+        alerts: list[Alert] = []
+        if self._due_for_scoring(state, at):
+            alert = self._score_and_decide(state, event, at)
+            if alert is not None:
+                alerts.append(alert)
+        return StepResult(alerts=alerts, account_id=event.account_id)
+
+    def _due_for_scoring(self, state: AccountState, at: float) -> bool:
+        return (
+            state.events_since_score >= self.settings.score_every_events
+            or at - state.last_scored_at >= self.settings.score_every_seconds
+        )
+
+    def _score_and_decide(self, state: AccountState, event: ApiCallEvent, at: float) -> Alert | None:
+        features = state.features(self._half_life)
+        window = state.window_totals(self._bucket_seconds)
+        assessment = self._assess(state, features, window[1], (at - window[0]) / 3600.0)
+        alert = decide_one(
+            state,
+            assessment,
+            policy=self.policy,
+            at=at,
+            window=window,
+            emitted_at=self._clock(),
+            detector_version=self._version,
+        )
+        # Score before learn, and learn only from what is not suspicious.
+        elapsed = at - state.last_scored_at
+        if assessment.score < self.policy.threshold:
+            self.population.learn_one(features)
+            learn_own_baseline(
+                state, features["calls_per_hour"], elapsed, self.settings.baseline_half_life_seconds
+            )
+        state.events_since_score = 0
+        state.last_scored_at = at
+        return alert
+
+    def _assess(
+        self, state: AccountState, features: dict[str, float], requests: int, hours: float
+    ) -> Assessment:
+        anomaly_rank, volume_rank = self.population.score_one(features)
+        peers = PeerView(
+            anomaly_rank=anomaly_rank,
+            volume_rank=volume_rank,
+            own_surge_z=own_surge(state, features["calls_per_hour"]),
+            peer_means={name: self.population.peer_mean(name) for name in features},
+            peer_volume_p90=self.population.volume_at(0.9),
+            window_requests=requests,
+            window_hours=hours,
+        )
+        return assess(features, peers)
