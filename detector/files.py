@@ -18,16 +18,16 @@ def open_input(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")  # noqa: SIM115 - closed by FileSource.close
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile is a binary IO
+    return open(path, "rb")
 
 
 def open_output(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdout.buffer
     if path.endswith(".gz"):
-        return gzip.open(path, "wb")
-    return open(path, "wb")  # noqa: SIM115 - closed by FileSink.close
+        return gzip.open(path, "wb")  # type: ignore[return-value]  # GzipFile is a binary IO
+    return open(path, "wb")
 
 
 class FileSource:

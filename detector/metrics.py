@@ -22,30 +22,35 @@ class Metrics:
             "detector_events_consumed_total", "Events consumed.", registry=self.registry
         )
         self.invalid_total = Counter(
-            "detector_events_invalid_total", "Events sent to the dead-letter topic.", ["reason"],
+            "detector_events_invalid_total",
+            "Events sent to the dead-letter topic.",
+            ["reason"],
             registry=self.registry,
         )
         self.duplicates_total = Counter(
-            "detector_events_duplicate_total", "Redelivered events dropped by event_id.",
+            "detector_events_duplicate_total",
+            "Redelivered events dropped by event_id.",
             registry=self.registry,
         )
         self.alerts_total = Counter(
             "detector_alerts_total", "Alerts published.", ["severity"], registry=self.registry
         )
         self.batch_seconds = Histogram(
-            "detector_batch_processing_seconds", "Time to process one polled batch.",
+            "detector_batch_processing_seconds",
+            "Time to process one polled batch.",
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.accounts = Gauge(
-            "detector_tracked_accounts", "Accounts held in state.", registry=self.registry
-        )
+        self.accounts = Gauge("detector_tracked_accounts", "Accounts held in state.", registry=self.registry)
         self.ready = Gauge(
-            "detector_ready", "1 when partitions are assigned and the worker consumes.",
+            "detector_ready",
+            "1 when partitions are assigned and the worker consumes.",
             registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "detector_consumer_lag_messages", "High-water mark minus position.", ["partition"],
+            "detector_consumer_lag_messages",
+            "High-water mark minus position.",
+            ["partition"],
             registry=self.registry,
         )
         self.live = True
@@ -65,7 +70,7 @@ class Metrics:
         self.accounts.set(accounts)
 
 
-def serve_http(metrics: Metrics, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 - pods expose it
+def serve_http(metrics: Metrics, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
     """Serve /metrics, /healthz (process alive) and /readyz (partitions assigned) in a thread."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -76,8 +81,12 @@ def serve_http(metrics: Metrics, port: int, host: str = "0.0.0.0") -> ThreadingH
                 ok = metrics.live
                 body, status, kind = (b"ok\n" if ok else b"dead\n"), (200 if ok else 503), "text/plain"
             elif self.path == "/readyz":
-                ok = metrics.ready._value.get() == 1.0  # noqa: SLF001 - prometheus_client has no getter
-                body, status, kind = (b"ready\n" if ok else b"not ready\n"), (200 if ok else 503), "text/plain"
+                ok = metrics.ready._value.get() == 1.0
+                body, status, kind = (
+                    (b"ready\n" if ok else b"not ready\n"),
+                    (200 if ok else 503),
+                    "text/plain",
+                )
             else:
                 body, status, kind = b"not found\n", 404, "text/plain"
             self.send_response(status)
@@ -86,7 +95,7 @@ def serve_http(metrics: Metrics, port: int, host: str = "0.0.0.0") -> ThreadingH
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:
             """Silence per-request access logs (scrapes every few seconds)."""
 
     server = ThreadingHTTPServer((host, port), Handler)

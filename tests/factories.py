@@ -84,7 +84,10 @@ def benign_stream(accounts: int, hours: float, seed: int = 1) -> list[dict[str, 
                     prompt=rng.choice(ORGANIC_PROMPTS) + f" ({rng.randint(0, 10**6)})",
                     prompt_tokens=rng.randint(20, 2000),
                     completion_tokens=rng.randint(50, 900),
-                    params={"temperature": rng.choice([0.7, 1.0, None]), "max_tokens": rng.choice([None, 2048])},
+                    params={
+                        "temperature": rng.choice([0.7, 1.0, None]),
+                        "max_tokens": rng.choice([None, 2048]),
+                    },
                 )
             )
             t += timedelta(seconds=rng.expovariate(rate / 3600.0))

@@ -4,8 +4,16 @@ from detector.kafka.client import (
     EventPublisher,
     KafkaSink,
     KafkaSource,
+    TopicReader,
     create_topics,
     dead_letter_headers,
 )
 
-__all__ = ["EventPublisher", "KafkaSink", "KafkaSource", "create_topics", "dead_letter_headers"]
+__all__ = [
+    "EventPublisher",
+    "KafkaSink",
+    "KafkaSource",
+    "TopicReader",
+    "create_topics",
+    "dead_letter_headers",
+]

@@ -103,9 +103,7 @@ class KafkaSource:
         for record in batch:
             ref = record.ref
             assert ref.topic is not None and ref.partition is not None and ref.offset is not None
-            next_offsets[TopicPartition(ref.topic, ref.partition)] = OffsetAndMetadata(
-                ref.offset + 1, "", -1
-            )
+            next_offsets[TopicPartition(ref.topic, ref.partition)] = OffsetAndMetadata(ref.offset + 1, "", -1)
         try:
             self._consumer.commit(next_offsets)
         except CommitFailedError:
@@ -146,7 +144,9 @@ class KafkaSink:
             **settings.kafka_common_config(),
             acks="all",
             linger_ms=settings.producer_linger_ms,
-            compression_type=None if settings.producer_compression == "none" else settings.producer_compression,
+            compression_type=None
+            if settings.producer_compression == "none"
+            else settings.producer_compression,
             max_request_size=max(1_048_576, settings.max_message_bytes * 2),
             retries=2_147_483_647,
             delivery_timeout_ms=120_000,
@@ -199,7 +199,11 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
         for name in (settings.events_topic, settings.alerts_topic, settings.dlq_topic):
             try:
                 admin.create_topics(
-                    [NewTopic(name, num_partitions=count, replication_factor=settings.topic_replication_factor)]
+                    [
+                        NewTopic(
+                            name, num_partitions=count, replication_factor=settings.topic_replication_factor
+                        )
+                    ]
                 )
                 log.info("topic_created", topic=name, partitions=count)
             except TopicAlreadyExistsError:
@@ -213,8 +217,12 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
             found = consumer.partitions_for_topic(settings.events_topic)
             if found:
                 if len(found) != count:
-                    log.warning("partition_count_differs", topic=settings.events_topic,
-                                expected=count, actual=len(found))
+                    log.warning(
+                        "partition_count_differs",
+                        topic=settings.events_topic,
+                        expected=count,
+                        actual=len(found),
+                    )
                 return
             if time.monotonic() > deadline:
                 raise KafkaError(f"topic {settings.events_topic} not visible after {timeout_s}s")
@@ -241,3 +249,28 @@ class EventPublisher:
     def close(self) -> None:
         self._producer.flush()
         self._producer.close()
+
+
+class TopicReader:
+    """Reads every partition of one topic from the start, outside any group (demo, tests)."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self._consumer = KafkaConsumer(
+            **settings.kafka_common_config(),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        partitions = self._consumer.partitions_for_topic(topic) or set()
+        self._consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        self._consumer.seek_to_beginning()
+
+    def poll(self, timeout_ms: int = 200) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
+        """(key, value, headers) of the records that arrived, in partition order."""
+        out: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        for records in self._consumer.poll(timeout_ms=timeout_ms).values():
+            out.extend((r.key, r.value, list(r.headers or [])) for r in records)
+        return out
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)

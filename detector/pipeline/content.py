@@ -23,11 +23,60 @@ _COT_ELICITATION = re.compile(
 
 # Instruction-dataset shape: an imperative task, often followed by an "input" block.
 _INSTRUCTION_OPENERS = frozenset(
-    "write generate create explain solve classify translate summarize summarise give list describe "
-    "rewrite answer compute calculate convert implement identify find determine provide compose "
-    "design evaluate analyze analyse suggest predict extract correct complete fix edit paraphrase "
-    "outline compare construct develop produce draft formulate rank sort debug optimize refactor "
-    "you imagine pretend act roleplay".split()
+    [
+        "write",
+        "generate",
+        "create",
+        "explain",
+        "solve",
+        "classify",
+        "translate",
+        "summarize",
+        "summarise",
+        "give",
+        "list",
+        "describe",
+        "rewrite",
+        "answer",
+        "compute",
+        "calculate",
+        "convert",
+        "implement",
+        "identify",
+        "find",
+        "determine",
+        "provide",
+        "compose",
+        "design",
+        "evaluate",
+        "analyze",
+        "analyse",
+        "suggest",
+        "predict",
+        "extract",
+        "correct",
+        "complete",
+        "fix",
+        "edit",
+        "paraphrase",
+        "outline",
+        "compare",
+        "construct",
+        "develop",
+        "produce",
+        "draft",
+        "formulate",
+        "rank",
+        "sort",
+        "debug",
+        "optimize",
+        "refactor",
+        "you",
+        "imagine",
+        "pretend",
+        "act",
+        "roleplay",
+    ]
 )
 _INSTRUCTION_MARKERS = re.compile(
     r"^\s*(?:###|instruction:|input:|question:|task:|problem:)|\n\s*(?:input|output|answer|response):",
@@ -67,10 +116,7 @@ def _template_key(words: list[str]) -> int:
 
 def prompt_signals(prompt: str) -> PromptSignals:
     """Reduce a prompt to the few numbers scoring needs; the text is not kept."""
-    if len(prompt) > 2 * _SCAN_CHARS:
-        scanned = prompt[:_SCAN_CHARS] + "\n" + prompt[-_SCAN_CHARS:]
-    else:
-        scanned = prompt
+    scanned = prompt[:_SCAN_CHARS] + "\n" + prompt[-_SCAN_CHARS:] if len(prompt) > 2 * _SCAN_CHARS else prompt
     lowered = scanned.lower()
     words = _WORD.findall(lowered)
     first = words[0] if words else ""

@@ -118,7 +118,7 @@ class PopulationModel:
 
     def score_one(self, features: dict[str, float]) -> tuple[float, float]:
         """(anomaly rank, volume rank), each in [0, 1] against peers; nothing is learned."""
-        raw = float(self.trees.score_one(to_unit_cube(features)))
+        raw = float(self.trees.score_one(to_unit_cube(features)))  # type: ignore[no-untyped-call]
         tree_rank = self.tree_rank.rank_one(raw) if self.tree_rank.n > 50 else 0.5
         volume = math.log1p(features["calls_per_hour"])
         volume_rank = self.volume_rank.rank_one(volume) if self.volume_rank.n > 50 else 0.5
@@ -127,8 +127,8 @@ class PopulationModel:
     def learn_one(self, features: dict[str, float]) -> None:
         """Fold a non-alerting account's snapshot into the population reference."""
         x = to_unit_cube(features)
-        self.tree_rank.learn_one(float(self.trees.score_one(x)))
-        self.trees.learn_one(x)
+        self.tree_rank.learn_one(float(self.trees.score_one(x)))  # type: ignore[no-untyped-call]
+        self.trees.learn_one(x)  # type: ignore[no-untyped-call]
         self.volume_rank.learn_one(math.log1p(features["calls_per_hour"]))
         for name, value in features.items():
             mean = self.peer_means.get(name)
@@ -159,9 +159,7 @@ def own_surge(state: AccountState, calls_per_hour: float) -> float:
     return deviation / math.sqrt(state.baseline_var + _BASELINE_FLOOR_VAR)
 
 
-def learn_own_baseline(
-    state: AccountState, calls_per_hour: float, elapsed: float, half_life: float
-) -> None:
+def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: float, half_life: float) -> None:
     """Exponentially weighted mean/variance of the log rate, weighted by elapsed event time."""
     x = math.log1p(calls_per_hour)
     if state.baseline_count == 0:

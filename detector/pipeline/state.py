@@ -49,8 +49,8 @@ class AccountState:
         "last_scored_at",
         "last_seen",
         "org_id",
-        "recent_prompts",
         "recent_pos",
+        "recent_prompts",
         "templates",
         "text_sums",
         "text_weight",
@@ -88,9 +88,7 @@ class AccountState:
         self.last_alert_at = -math.inf
 
     # --- update ---------------------------------------------------------------------------------
-    def update_one(
-        self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float
-    ) -> None:
+    def update_one(self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float) -> None:
         """Fold one event in: decay the sums to ``at``, then add the event's signals."""
         if at > self.last_seen:
             decay = 0.5 ** ((at - self.last_seen) / half_life)
@@ -171,7 +169,7 @@ class AccountState:
     def rate_per_hour(self, decayed_sum: float, half_life: float) -> float:
         """Turn a decayed sum into a per-hour rate, correcting for a young account's short past."""
         age = max(self.last_seen - self.first_seen, MIN_RATE_AGE_SECONDS)
-        filled = 1.0 - 0.5 ** (age / half_life)
+        filled = 1.0 - math.exp(-_LN2 * age / half_life)
         return decayed_sum * _LN2 / (half_life * filled) * 3600.0
 
     def features(self, half_life: float) -> dict[str, float]:

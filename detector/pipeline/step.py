@@ -100,8 +100,7 @@ class Detector:
         state = self.accounts.get_or_create(event.account_id, event.org_id, at)
         state.update_one(event_signals(event), at, self._half_life, self._bucket_seconds)
         self.events_processed += 1
-        if at > self.watermark:
-            self.watermark = at
+        self.watermark = max(self.watermark, at)
         if self.events_processed % _EXPIRE_EVERY == 0:
             self.accounts.expire(self.watermark)
         # 4. Score when due: every N events of the account or after enough event time.

@@ -1,0 +1,107 @@
+"""Per-account state: O(1) updates, flat size, windows, eviction, deduplication."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+from detector.events import ApiCallEvent
+from detector.pipeline.features import event_signals
+from detector.pipeline.state import AccountState, AccountStore, DedupWindow
+from tests.factories import START, event
+
+HALF_LIFE = 3600.0
+BUCKET = 1800.0
+
+
+def signals(**overrides: object):  # type: ignore[no-untyped-def]
+    return event_signals(ApiCallEvent.model_validate(event(**overrides)))  # type: ignore[arg-type]
+
+
+def test_state_size_does_not_grow_with_event_count() -> None:
+    """Pickled state after 10,000 events is no larger than after 100 (bounded memory)."""
+    state = AccountState("acct", "org", START.timestamp())
+    sizes = {}
+    for i in range(10_000):
+        at = START.timestamp() + i * 2.0
+        state.update_one(signals(prompt=f"task number {i % 37} please"), at, HALF_LIFE, BUCKET)
+        if i + 1 in (100, 10_000):
+            sizes[i + 1] = len(pickle.dumps(state))
+    assert sizes[10_000] <= sizes[100] + 16
+
+
+def test_decayed_rate_tracks_a_steady_rate() -> None:
+    """A steady 120 calls/h reads as ~120 calls/h once the account is a few half-lives old."""
+    state = AccountState("acct", None, START.timestamp())
+    for i in range(120 * 6):
+        state.update_one(signals(), START.timestamp() + i * 30.0, HALF_LIFE, BUCKET)
+    rate = state.features(HALF_LIFE)["calls_per_hour"]
+    assert 110 < rate < 130
+
+
+def test_window_counts_only_the_last_window() -> None:
+    """Requests older than the 12-bucket window drop out of the alert window totals."""
+    state = AccountState("acct", None, START.timestamp())
+    for hour in range(12):
+        state.update_one(signals(), START.timestamp() + hour * 3600.0, HALF_LIFE, BUCKET)
+    start, requests, tokens = state.window_totals(BUCKET)
+    assert requests == 6  # hours 6..11 fall inside 12 x 30 min
+    assert tokens == 6 * 700
+    assert start == START.timestamp() + 6 * 3600.0
+
+
+def test_shares_describe_the_calls() -> None:
+    """Share features are the decayed fraction of calls with the property."""
+    state = AccountState("acct", None, START.timestamp())
+    for i in range(100):
+        multi = i % 4 == 0
+        state.update_one(
+            signals(messages=3 if multi else 1, prompt="Solve it. Think step by step."),
+            START.timestamp() + i,
+            HALF_LIFE,
+            BUCKET,
+        )
+    features = state.features(HALF_LIFE)
+    assert abs(features["single_turn_share"] - 0.75) < 0.02
+    assert features["cot_elicitation_share"] > 0.99
+    assert features["template_repeat_share"] > 0.95
+
+
+def test_state_keeps_no_prompt_text() -> None:
+    """The pickled state holds no fragment of the prompts it has seen."""
+    state = AccountState("acct", None, START.timestamp())
+    canary = "zebra-canary-quokka"
+    for i in range(50):
+        state.update_one(signals(prompt=f"{canary} question {i}"), START.timestamp() + i, HALF_LIFE, BUCKET)
+    assert canary.encode() not in pickle.dumps(state)
+
+
+def test_store_expires_idle_accounts_and_caps_size() -> None:
+    """Idle accounts are forgotten after the TTL; the cap evicts the least recently seen."""
+    store = AccountStore(ttl_seconds=3600, max_accounts=3)
+    t0 = START.timestamp()
+    for name in ("a", "b", "c"):
+        store.get_or_create(name, None, t0)
+    store.get_or_create("a", None, t0 + 10).last_seen = t0 + 7200
+    store.get_or_create("d", None, t0 + 7200)  # over the cap: "b" (least recent) goes
+    assert store.get("b") is None and len(store) == 3
+    assert store.expire(t0 + 7200) == 1  # "c" idle for 2 h > TTL
+    assert {s.account_id for s in store} == {"a", "d"}
+
+
+def test_dedup_window_is_bounded() -> None:
+    """Redelivered ids are recognised within the window, and the window keeps only N ids."""
+    window = DedupWindow(capacity=3)
+    assert [window.seen_before(x) for x in ("e1", "e2", "e1")] == [False, False, True]
+    for x in ("e3", "e4", "e5"):
+        window.seen_before(x)
+    assert window.seen_before("e1") is False  # pushed out of the window
+
+
+def test_late_event_does_not_rewind_the_clock() -> None:
+    """An out-of-order event is counted without moving the account's time backwards."""
+    state = AccountState("acct", None, START.timestamp())
+    state.update_one(signals(), (START + timedelta(hours=1)).timestamp(), HALF_LIFE, BUCKET)
+    state.update_one(signals(), START.timestamp(), HALF_LIFE, BUCKET)
+    assert state.last_seen == (START + timedelta(hours=1)).timestamp()
+    assert state.total_events == 2

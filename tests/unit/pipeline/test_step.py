@@ -1,0 +1,76 @@
+"""The whole pipeline on a list of events, no broker: what production and replay both run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from detector.events import Alert
+from detector.pipeline.step import Detector
+from detector.settings import Settings
+from tests.factories import benign_stream, bulk_distillation_stream, by_time, encode, event
+
+FIXED_NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def run(events: list[dict[str, object]], settings: Settings | None = None) -> tuple[Detector, list[Alert]]:
+    detector = Detector(settings or Settings(), clock=lambda: FIXED_NOW)
+    alerts: list[Alert] = []
+    for document in events:
+        result = detector.process_one(encode(document))
+        assert not result.dead_letters
+        alerts.extend(result.alerts)
+    return detector, alerts
+
+
+TRAFFIC = by_time(benign_stream(150, 10), bulk_distillation_stream("acct_x", 3, 7))
+
+
+def test_bulk_distillation_is_caught_and_benign_accounts_are_not() -> None:
+    """The planted distiller alerts within its first hour; no ordinary account alerts."""
+    _, alerts = run(TRAFFIC)
+    alerted = {a.account_id for a in alerts}
+    assert "acct_x" in alerted
+    assert alerted == {"acct_x"}
+    first = min(a.detected_at for a in alerts if a.account_id == "acct_x")
+    assert (first - datetime(2026, 11, 2, 3, tzinfo=UTC)).total_seconds() < 3600
+
+
+def test_replaying_the_same_events_gives_the_same_alerts() -> None:
+    """Determinism: same events and settings ⇒ same alert ids, revisions and scores."""
+    _, first = run(TRAFFIC)
+    _, second = run(TRAFFIC)
+    assert [a.model_dump() for a in first] == [a.model_dump() for a in second]
+
+
+def test_redelivered_events_are_not_counted_twice() -> None:
+    """Sending every event twice yields the same alerts as once, and flags the copies."""
+    detector = Detector(Settings(), clock=lambda: FIXED_NOW)
+    duplicates = 0
+    alerts: list[Alert] = []
+    for document in TRAFFIC:
+        raw = encode(document)
+        for _ in range(2):
+            result = detector.process_one(raw)
+            duplicates += result.duplicate
+            alerts.extend(result.alerts)
+    _, once = run(TRAFFIC)
+    assert duplicates == len(TRAFFIC)
+    assert [a.alert_id for a in alerts] == [a.alert_id for a in once]
+
+
+def test_invalid_event_in_the_middle_does_not_stop_processing() -> None:
+    """A bad message becomes a dead letter; the events after it are processed."""
+    detector = Detector(Settings(), clock=lambda: FIXED_NOW)
+    results = [detector.process_one(raw) for raw in (encode(event()), b"{oops", encode(event()))]
+    assert [len(r.dead_letters) for r in results] == [0, 1, 0]
+    assert detector.events_processed == 2
+    assert results[1].dead_letters[0].reason == "not_json"
+
+
+def test_alerts_contain_no_prompt_text() -> None:
+    """No alert field carries any prompt text the detector saw."""
+    _, alerts = run(TRAFFIC)
+    serialized = "".join(a.model_dump_json() for a in alerts)
+    assert alerts
+    assert "Think step by step and show your reasoning" not in serialized
+    assert "Answer the following task" not in serialized
