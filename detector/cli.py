@@ -197,6 +197,8 @@ def cmd_create_topics(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from detector.demo import run_demo
 
+    # The live view is the demo's output; worker logs would tear it, so only problems are logged.
+    configure_logging("warning", settings.log_format)
     return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
 
 

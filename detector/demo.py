@@ -76,13 +76,17 @@ def _work(settings: Settings, detector: Detector, progress: DemoProgress, stop: 
 
 def _view(progress: DemoProgress, labels: dict[str, str], detector: Detector) -> Group:
     table = Table(title="Suspected-extraction alerts (live, from the alerts topic)", expand=True)
-    for column in ("detected at (event time)", "account", "sev", "score", "top reasons", "truth"):
-        table.add_column(column, overflow="fold")
+    table.add_column("detected (event time)", no_wrap=True)
+    table.add_column("account", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("score", no_wrap=True)
+    table.add_column("top reasons", ratio=1, overflow="fold")
+    table.add_column("ground truth", no_wrap=True)
     for alert in progress.alerts[-15:]:
-        reasons = "; ".join(r["explanation"] for r in alert["reasons"][:2])
+        reasons = "\n".join(r["explanation"] for r in alert["reasons"][:3])
         truth = labels.get(alert["account_id"])
         table.add_row(
-            alert["detected_at"][:19].replace("T", " "),
+            alert["detected_at"][5:16].replace("T", " "),
             alert["account_id"],
             Text(alert["severity"], style=_SEVERITY_STYLE.get(alert["severity"], "")),
             f"{alert['score']:.2f}",

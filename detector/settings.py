@@ -18,9 +18,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DETECTOR_", env_file=".env", extra="ignore")
 
     # --- Kafka connection -------------------------------------------------------------------
-    bootstrap_servers: str = Field(
-        "localhost:9092", description="Comma-separated Kafka bootstrap servers."
-    )
+    bootstrap_servers: str = Field("localhost:9092", description="Comma-separated Kafka bootstrap servers.")
     client_id: str = Field("extraction-detector", description="Kafka client id prefix.")
     group_id: str = Field("extraction-detector", description="Consumer group of the workers.")
     events_topic: str = Field("api-calls", description="Input topic of API-call events (v1).")
@@ -97,7 +95,8 @@ class Settings(BaseSettings):
     severity_high: float = Field(0.8, ge=0, le=1, description="Score for severity high.")
     severity_critical: float = Field(0.9, ge=0, le=1, description="Score for severity critical.")
     cooldown_seconds: int = Field(
-        6 * 3600, ge=60,
+        6 * 3600,
+        ge=60,
         description="An account alerts again at equal severity only after this much event time.",
     )
     seed: int = Field(7, description="Seed of the learners' randomness (replays are deterministic).")
@@ -106,7 +105,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
     metrics_port: int = Field(
-        9108, ge=0, le=65535,
+        9108,
+        ge=0,
+        le=65535,
         description="HTTP port of /metrics (Prometheus), /healthz and /readyz (0 = off).",
     )
     topic_partitions: int = Field(
