@@ -80,7 +80,7 @@ class Scenario(_Frozen):
     hours: float = Field(24.0, gt=0, le=24 * 90)
     benign_accounts: int = Field(400, ge=0, description="Ordinary customer accounts.")
     benign_calls_per_account_day: float = Field(
-        300.0, gt=0, description="Mean daily calls of an ordinary account (the median is far lower)."
+        200.0, gt=0, description="Mean daily calls of an ordinary account (the median is far lower)."
     )
     reasoning_share: float = Field(
         0.1, ge=0, le=1, description="Share of ordinary accounts using the reasoning model."
@@ -100,8 +100,9 @@ class Scenario(_Frozen):
 def default_scenario(hours: float = 24.0, benign_accounts: int = 400) -> Scenario:
     """A day of traffic with one campaign of every style and every kind of hard negative.
 
-    Rates are set so that 24 h x 400 accounts gives roughly 200k events; campaign onsets are
-    spread over the day so that each one has a clean "before" stretch.
+    Sized so that 24 h x 400 accounts gives roughly 250k events. Onsets are fractions of the
+    scenario so that each campaign has a clean "before" stretch whatever ``hours`` is; group
+    sizes scale with ``benign_accounts`` so small test scenarios stay small.
     """
     scale = benign_accounts / 400.0
 
@@ -109,25 +110,37 @@ def default_scenario(hours: float = 24.0, benign_accounts: int = 400) -> Scenari
         return max(1, round(base * scale))
 
     campaigns = (
-        CampaignSpec(
-            style="bulk_distillation",
-            start_offset_hours=0.25 * hours,
-            rate_per_hour=900.0,
-            prior_history=True,
-            campaign_id="camp_bulk_1",
-        ),
-        CampaignSpec(
-            style="bulk_distillation",
-            start_offset_hours=0.5 * hours,
-            rate_per_hour=400.0,
-            duration_hours=0.4 * hours,
-            campaign_id="camp_bulk_2",
-        ),
+        CampaignSpec(style="bulk_distillation", start_offset_hours=0.25 * hours, rate_per_hour=900.0,
+                     prior_history=True, campaign_id="camp_bulk_1"),
+        CampaignSpec(style="bulk_distillation", start_offset_hours=0.5 * hours, rate_per_hour=400.0,
+                     duration_hours=0.4 * hours, campaign_id="camp_bulk_2"),
+        CampaignSpec(style="hydra", accounts=n(60), start_offset_hours=0.4 * hours, rate_per_hour=4.0,
+                     campaign_id="camp_hydra_1"),
+        CampaignSpec(style="low_and_slow", start_offset_hours=0.0, rate_per_hour=15.0, prior_history=False,
+                     campaign_id="camp_slow_1"),
+        CampaignSpec(style="logit_extraction", start_offset_hours=0.6 * hours, duration_hours=0.25 * hours,
+                     rate_per_hour=400.0, campaign_id="camp_logit_1"),
+        CampaignSpec(style="reasoning_harvest", start_offset_hours=0.35 * hours, rate_per_hour=150.0,
+                     prior_history=True, campaign_id="camp_reason_1"),
+        CampaignSpec(style="router_mixed", start_offset_hours=0.55 * hours, rate_per_hour=120.0,
+                     campaign_id="camp_router_1"),
     )
-    hard = (HardNegativeSpec(kind="heavy_batch", accounts=n(3)),)
+    hard = (
+        HardNegativeSpec(kind="heavy_batch", accounts=n(2)),
+        HardNegativeSpec(kind="eval_harness", accounts=1, start_offset_hours=0.3 * hours,
+                         duration_hours=min(3.0, 0.2 * hours)),
+        HardNegativeSpec(kind="templated_product", accounts=n(2)),
+        HardNegativeSpec(kind="shared_nat", accounts=n(20)),
+        HardNegativeSpec(kind="router", accounts=1),
+        HardNegativeSpec(kind="logprob_classifier", accounts=1),
+        HardNegativeSpec(kind="tutoring_app", accounts=1),
+        HardNegativeSpec(kind="agent_loop", accounts=n(2)),
+        HardNegativeSpec(kind="reasoning_power_user", accounts=n(5)),
+    )
     return Scenario(
         hours=hours,
         benign_accounts=benign_accounts,
         campaigns=campaigns,
         hard_negatives=hard,
+        launch=LaunchSpec(offset_hours=0.5 * hours, adoption_share=0.3),
     )
