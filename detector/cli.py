@@ -96,7 +96,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         source.close()
     print(
         f"replay: events={stats.events} invalid={stats.invalid} duplicates={stats.duplicates} "
-        f"accounts={len(detector.accounts) + detector.accounts.evicted} alerts={stats.alerts} "
+        f"accounts={detector.accounts_seen} alerts={stats.alerts} "
         f"events_per_s={stats.events_per_second:,.0f}",
         file=sys.stderr,
     )

@@ -95,7 +95,7 @@ def _view(progress: DemoProgress, labels: dict[str, str], detector: Detector) ->
         )
     status = Text(
         f"produced {progress.produced:,} events · worker processed {detector.events_processed:,} · "
-        f"accounts {len(detector.accounts):,} · alerts {len(progress.alerts)}"
+        f"accounts {detector.tracked_accounts:,} · alerts {len(progress.alerts)}"
         + ("" if not progress.producing_done else " · traffic finished, draining"),
         style="dim",
     )
@@ -125,7 +125,7 @@ def _summary(
     console.print(table)
     attackers = {label["account_id"] for label in campaigns}
     benign_alerted = sorted(set(progress.first_alert_at) - attackers)
-    seen = len(detector.accounts) + detector.accounts.evicted
+    seen = detector.accounts_seen
     console.print(
         f"Benign accounts alerted: {len(benign_alerted)} of {seen - len(attackers):,} "
         f"({len(benign_alerted) / max(1, seen - len(attackers)):.2%})."

@@ -132,7 +132,7 @@ def run_loop(
             sink.flush()
             source.commit(batch)
             if metrics:
-                metrics.batch(len(batch), time.perf_counter() - batch_started, len(detector.accounts))
+                metrics.batch(len(batch), time.perf_counter() - batch_started, detector.tracked_accounts)
     finally:
         stats.seconds = time.perf_counter() - started
     return stats

@@ -36,6 +36,7 @@ class AccountState:
         "alert_id",
         "alert_revision",
         "alert_severity_rank",
+        "applied_offset",
         "baseline_count",
         "baseline_mean",
         "baseline_var",
@@ -86,6 +87,7 @@ class AccountState:
         self.alert_severity_rank = 0
         self.alert_revision = 0
         self.last_alert_at = -math.inf
+        self.applied_offset = -1  # input offset of the last event folded in (replay guard)
 
     # --- update ---------------------------------------------------------------------------------
     def update_one(self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float) -> None:

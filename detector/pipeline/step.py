@@ -35,6 +35,15 @@ class StepResult:
     account_id: str | None = None
 
 
+@dataclass(slots=True)
+class PartitionState:
+    """Accounts and recent event ids of one input partition; ``dirty`` = changed since checkpoint."""
+
+    accounts: AccountStore
+    dedup: DedupWindow
+    dirty: set[str] = field(default_factory=set)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """Where a message came from, copied into its dead letter so it can be found again."""
@@ -57,8 +66,9 @@ class Detector:
         self.settings = settings
         self._clock = clock
         self._version = detector_version
-        self.accounts = AccountStore(settings.account_ttl_seconds, settings.max_accounts)
-        self.dedup = DedupWindow(settings.dedup_window_events)
+        # Keyed state is scoped to the input partition that owns it, so that a partition can be
+        # restored, checkpointed or dropped on rebalance without touching the others.
+        self.partitions: dict[int | None, PartitionState] = {}
         self.population = PopulationModel(
             n_trees=settings.hst_trees,
             height=settings.hst_height,
@@ -92,17 +102,25 @@ class Detector:
         )
         if isinstance(event, Rejected):
             return StepResult(dead_letters=[event])
-        # 2. Redelivery: an event id seen recently is one call, not two.
-        if self.dedup.seen_before(event.event_id):
+        # 2. Redelivery: an event id seen recently, or an offset already folded into the
+        #    account's (restored) state, is one call, not two.
+        partition = self.partition(ref.partition)
+        if partition.dedup.seen_before(event.event_id):
+            return StepResult(duplicate=True, account_id=event.account_id)
+        at = event.timestamp.timestamp()
+        state = partition.accounts.get_or_create(event.account_id, event.org_id, at)
+        if ref.offset is not None and ref.offset <= state.applied_offset:
             return StepResult(duplicate=True, account_id=event.account_id)
         # 3. Fold the event into its account's state (prompt text is reduced to numbers here).
-        at = event.timestamp.timestamp()
-        state = self.accounts.get_or_create(event.account_id, event.org_id, at)
         state.update_one(event_signals(event), at, self._half_life, self._bucket_seconds)
+        if ref.offset is not None:
+            state.applied_offset = ref.offset
+        partition.dirty.add(event.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)
         if self.events_processed % _EXPIRE_EVERY == 0:
-            self.accounts.expire(self.watermark)
+            for owned in self.partitions.values():
+                owned.accounts.expire(self.watermark)
         # 4. Score when due: every N events of the account or after enough event time.
         alerts: list[Alert] = []
         if self._due_for_scoring(state, at):
@@ -110,6 +128,29 @@ class Detector:
             if alert is not None:
                 alerts.append(alert)
         return StepResult(alerts=alerts, account_id=event.account_id)
+
+    def partition(self, number: int | None) -> PartitionState:
+        """The keyed state of one input partition (created empty on first use)."""
+        owned = self.partitions.get(number)
+        if owned is None:
+            owned = self.partitions[number] = PartitionState(
+                AccountStore(self.settings.account_ttl_seconds, self.settings.max_accounts),
+                DedupWindow(self.settings.dedup_window_events),
+            )
+        return owned
+
+    def drop_partition(self, number: int | None) -> None:
+        """Forget a revoked partition's state (after its offsets were committed)."""
+        self.partitions.pop(number, None)
+
+    @property
+    def tracked_accounts(self) -> int:
+        return sum(len(owned.accounts) for owned in self.partitions.values())
+
+    @property
+    def accounts_seen(self) -> int:
+        """Accounts tracked now plus those evicted (idle or over the cap) so far."""
+        return sum(len(owned.accounts) + owned.accounts.evicted for owned in self.partitions.values())
 
     def _due_for_scoring(self, state: AccountState, at: float) -> bool:
         return (

@@ -265,7 +265,9 @@ class Planner:
 
     def _ordinary(self, client: ClientProfile, kind: str, ident: Identity) -> AccountPlan:
         """One ordinary customer replaying ``client``; may move to the launched model."""
-        daily = float(np.clip(math.sqrt(client.mean_rate) * self._daily_scale, MIN_DAILY_CALLS, MAX_DAILY_CALLS))
+        daily = float(
+            np.clip(math.sqrt(client.mean_rate) * self._daily_scale, MIN_DAILY_CALLS, MAX_DAILY_CALLS)
+        )
         model = MODEL_OF_CATEGORY[client.category]
         style = self._benign_style(model, client)
         plan = self._new_plan(ident, kind)
@@ -288,8 +290,32 @@ class Planner:
         """Relative hourly activity of people at work: weekdays 8-19 local time, little at night."""
         if shift is None:
             shift = self.rng.choice((0, 1, 5, 8, 13, 16, 17))
-        local = [0.05, 0.03, 0.02, 0.02, 0.03, 0.05, 0.1, 0.3, 0.8, 1.4, 1.7, 1.6, 1.1, 1.4, 1.7, 1.6,
-                 1.4, 1.0, 0.6, 0.5, 0.45, 0.35, 0.2, 0.1]
+        local = [
+            0.05,
+            0.03,
+            0.02,
+            0.02,
+            0.03,
+            0.05,
+            0.1,
+            0.3,
+            0.8,
+            1.4,
+            1.7,
+            1.6,
+            1.1,
+            1.4,
+            1.7,
+            1.6,
+            1.4,
+            1.0,
+            0.6,
+            0.5,
+            0.45,
+            0.35,
+            0.2,
+            0.1,
+        ]
         start = self.scenario.start
         out = np.empty(self.hours)
         for h in range(self.hours):
@@ -303,7 +329,8 @@ class Planner:
     def _flat(self, rate_per_hour: float, jitter: float = 0.07) -> FloatArray:
         """A script's constant rate, with a few percent of hour-to-hour wobble."""
         out: FloatArray = np.full(self.hours, rate_per_hour / HOUR_S) * self.np_rng.uniform(
-            1 - jitter, 1 + jitter, self.hours)
+            1 - jitter, 1 + jitter, self.hours
+        )
         return out
 
     def _instruction(self, sources: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -312,10 +339,18 @@ class Planner:
             return pool.texts
         return tuple(t for t, s in zip(pool.texts, pool.sources, strict=True) if s in sources)
 
-    def _crawl(self, texts: tuple[str, ...], templates: tuple[str, ...], *, suffix: str = "",
-               edit: bool = False, part: tuple[int, int] = (0, 1)) -> Callable[[], PromptSource]:
-        """A fresh crawl of a shuffled dataset for every run; ``part`` = (i, n) takes every n-th item."""
-        order = tuple(self.np_rng.permutation(len(texts)).tolist())[part[0]::part[1]]
+    def _crawl(
+        self,
+        texts: tuple[str, ...],
+        templates: tuple[str, ...],
+        *,
+        suffix: str = "",
+        edit: bool = False,
+        order: tuple[int, ...] | None = None,
+    ) -> Callable[[], PromptSource]:
+        """A fresh crawl of a dataset for every run, in ``order`` (default: a new shuffle)."""
+        if order is None:
+            order = tuple(self.np_rng.permutation(len(texts)).tolist())
         return partial(TemplatedSource, texts, templates, order, suffix, edit)
 
     # --- planted campaigns --------------------------------------------------------------------
@@ -334,7 +369,9 @@ class Planner:
         }
         builders[spec.style](spec, campaign_id, t0, t1)
 
-    def _attacker(self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float, ident: Identity) -> AccountPlan:
+    def _attacker(
+        self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float, ident: Identity
+    ) -> AccountPlan:
         plan = self._new_plan(ident, spec.style)
         plan.campaign_id, plan.attack_t0, plan.attack_t1 = campaign_id, t0, t1
         if spec.prior_history:
@@ -346,8 +383,9 @@ class Planner:
         rng = self.rng
         org = self.ids.org_id() if rng.random() < org_share else None
         ips = self.ids.same_prefix(self.ids.ipv4("cloud"), rng.randint(*hosts))
-        return Identity(self.ids.account_id(), org, self.ids.api_keys(1), (1.0,), ips,
-                        (rng.choice(SCRIPT_USER_AGENTS),))
+        return Identity(
+            self.ids.account_id(), org, self.ids.api_keys(1), (1.0,), ips, (rng.choice(SCRIPT_USER_AGENTS),)
+        )
 
     def _prior_history(self, plan: AccountPlan, t_attack: float) -> None:
         """Before the onset, the account is a light ordinary customer with its own habits."""
@@ -358,6 +396,15 @@ class Planner:
         style = self._benign_style(model, client)
         daily = self.rng.uniform(20, 150)
         rates = self._shape(client) * daily / DAY_S
+        # A history nobody can see is no history: at least ~10 calls before the onset.
+        whole = int(t_attack // HOUR_S)
+        expected = float(
+            rates[:whole].sum() * HOUR_S + rates[min(whole, self.hours - 1)] * (t_attack % HOUR_S)
+        )
+        if expected <= 0:
+            rates = np.full(self.hours, daily / DAY_S)
+        elif expected < 10:
+            rates = rates * (10 / expected)
         prior = Identity(
             account_id=plan.identity.account_id,
             org_id=plan.identity.org_id,
@@ -369,8 +416,16 @@ class Planner:
         source = self._organic(self.rng.randint(15, 60))
         plan.segments.append(Segment(0.0, t_attack, rates, self._cv(client), style, prior, _const(source)))
 
-    def _distill_style(self, campaign_id: str, cap: int, *, temperature: float, near_cap: float,
-                       p429: float, model: str = "frontier-large") -> CallStyle:
+    def _distill_style(
+        self,
+        campaign_id: str,
+        cap: int,
+        *,
+        temperature: float,
+        near_cap: float,
+        p429: float,
+        model: str = "frontier-large",
+    ) -> CallStyle:
         qp = self.ref.quantile_probs
         return CallStyle(
             models=(model,),
@@ -396,10 +451,13 @@ class Planner:
         for _ in range(spec.accounts):
             plan = self._attacker(spec, campaign_id, t0, t1, self._script_identity())
             cap = rng.choice((4096, 4096, 8192))
-            style = self._distill_style(campaign_id, cap, temperature=rng.choice((0.0, 0.7, 1.0)),
-                                        near_cap=0.5, p429=0.04)
+            style = self._distill_style(
+                campaign_id, cap, temperature=rng.choice((0.0, 0.7, 1.0)), near_cap=0.5, p429=0.04
+            )
             prompts = self._crawl(self._instruction(), tuple(rng.sample(COT_TEMPLATES, k=2)))
-            plan.segments.append(Segment(t0, t1, self._flat(spec.rate_per_hour), 0.3, style, plan.identity, prompts))
+            plan.segments.append(
+                Segment(t0, t1, self._flat(spec.rate_per_hour), 0.3, style, plan.identity, prompts)
+            )
 
     def _hydra(self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float) -> None:
         """Many accounts at ordinary volume that split one dataset and share one playbook.
@@ -414,6 +472,7 @@ class Planner:
         orgs = [self.ids.org_id() for _ in range(max(1, n // 8))]
         shared_ua = rng.choice(SCRIPT_USER_AGENTS)
         texts = self._instruction()
+        shuffled = tuple(self.np_rng.permutation(len(texts)).tolist())
         cap = rng.choice((2048, 4096))
         temperature = rng.choice((0.7, 1.0))
         style_base = self._distill_style(campaign_id, cap, temperature=temperature, near_cap=0.3, p429=0.01)
@@ -432,7 +491,7 @@ class Planner:
             templates = tuple(rng.sample(HYDRA_TEMPLATES, k=rng.randint(1, 2)))
             suffix = rng.choice(("", "", " ", "\n", " Be thorough."))
             rate = spec.rate_per_hour * rng.uniform(0.6, 1.4)
-            prompts = self._crawl(texts, templates, suffix=suffix, part=(i, n))
+            prompts = self._crawl(texts, templates, suffix=suffix, order=shuffled[i::n] or shuffled)
             plan.segments.append(Segment(start, t1, self._flat(rate, 0.2), 0.7, style, ident, prompts))
 
     def _low_and_slow(self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float) -> None:
@@ -440,13 +499,22 @@ class Planner:
         rng = self.rng
         for _ in range(spec.accounts):
             org = self._org()
-            ident = Identity(self.ids.account_id(), org, self.ids.api_keys(1), (1.0,),
-                             (self.ids.ipv4("access"),), (self.ids.user_agent(),))
+            ident = Identity(
+                self.ids.account_id(),
+                org,
+                self.ids.api_keys(1),
+                (1.0,),
+                (self.ids.ipv4("access"),),
+                (self.ids.user_agent(),),
+            )
             plan = self._attacker(spec, campaign_id, t0, t1, ident)
             cap = rng.choice((2048, 4096))
             style = replace(
                 self._distill_style(campaign_id, cap, temperature=0.7, near_cap=0.25, p429=0.003),
-                temperatures=(None,), top_ps=(None,), stream_share=1.0, system_prompts=(None,),
+                temperatures=(None,),
+                top_ps=(None,),
+                stream_share=1.0,
+                system_prompts=(None,),
             )
             rates = self._human_shape() * spec.rate_per_hour / HOUR_S
             prompts = self._crawl(self._instruction(), COT_TEMPLATES, edit=True)
@@ -474,7 +542,9 @@ class Planner:
             )
             short = tuple(t[: rng.randint(40, 200)] for t in self._instruction())
             prompts = self._crawl(short, LOGIT_TEMPLATES)
-            plan.segments.append(Segment(t0, t1, self._flat(spec.rate_per_hour), 0.4, style, plan.identity, prompts))
+            plan.segments.append(
+                Segment(t0, t1, self._flat(spec.rate_per_hour), 0.4, style, plan.identity, prompts)
+            )
 
     def _reasoning_harvest(self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float) -> None:
         """Hard problems to the reasoning model, asking for all of the thinking, at a high cap."""
@@ -484,15 +554,18 @@ class Planner:
             plan = self._attacker(spec, campaign_id, t0, t1, self._script_identity())
             cap = rng.choice((16384, 32768))
             style = replace(
-                self._distill_style(campaign_id, cap, temperature=0.6, near_cap=0.2, p429=0.03,
-                                    model="frontier-reasoning"),
+                self._distill_style(
+                    campaign_id, cap, temperature=0.6, near_cap=0.2, p429=0.03, model="frontier-reasoning"
+                ),
                 output_q=_ramp(qp, 1500, 0.7 * cap, 1.3),
                 reason_ratio_q=_ramp(qp, 0.7, 0.96, 1.0),
                 top_ps=(0.95,),
             )
             texts = self._instruction(("gsm8k_train", "gpteacher_codegen", "self_instruct_seed_tasks"))
             prompts = self._crawl(texts, REASONING_TEMPLATES)
-            plan.segments.append(Segment(t0, t1, self._flat(spec.rate_per_hour), 0.5, style, plan.identity, prompts))
+            plan.segments.append(
+                Segment(t0, t1, self._flat(spec.rate_per_hour), 0.5, style, plan.identity, prompts)
+            )
 
     def _router_mixed(self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float) -> None:
         """A reseller's account whose end users include a crawler: campaign calls inside real traffic."""
@@ -506,7 +579,9 @@ class Planner:
                 first_ua_share=0.92,
             )
             prompts = self._crawl(self._instruction(), tuple(rng.sample(COT_TEMPLATES, k=2)))
-            plan.segments.append(Segment(t0, t1, self._flat(spec.rate_per_hour), 0.4, style, plan.identity, prompts))
+            plan.segments.append(
+                Segment(t0, t1, self._flat(spec.rate_per_hour), 0.4, style, plan.identity, prompts)
+            )
 
     # --- hard negatives -------------------------------------------------------------------------
     def hard_negative(self, spec: HardNegativeSpec) -> None:
@@ -541,7 +616,8 @@ class Planner:
         # the logprob classifier already covers).
         heavy = sorted(
             (c for c in self.with_lengths if c.output_q is not None and float(np.median(c.output_q)) >= 20),
-            key=lambda c: c.mean_rate, reverse=True,
+            key=lambda c: c.mean_rate,
+            reverse=True,
         )[:8]
         client = rng.choice(heavy)
         assert client.input_q is not None and client.output_q is not None
@@ -626,12 +702,21 @@ class Planner:
         rng = self.rng
         busy = sorted(self.language, key=lambda c: c.mean_rate, reverse=True)[5:30]
         client = rng.choice(busy)
-        ident = self._identity(self.ids.org_id(), ips=self.ids.same_prefix(self.ids.ipv4("cloud"), 6),
-                               uas=("python-httpx/0.27.2", "OpenAI/JS 4.67.3"))
+        ident = self._identity(
+            self.ids.org_id(),
+            ips=self.ids.same_prefix(self.ids.ipv4("cloud"), 6),
+            uas=("python-httpx/0.27.2", "OpenAI/JS 4.67.3"),
+        )
         plan = self._new_plan(ident, kind)
         style = CallStyle(
-            models=("frontier-large", "frontier-large", "frontier-mini", "frontier-mini", "frontier-nano",
-                    "frontier-reasoning"),
+            models=(
+                "frontier-large",
+                "frontier-large",
+                "frontier-mini",
+                "frontier-mini",
+                "frontier-nano",
+                "frontier-reasoning",
+            ),
             input_q=self.ref.chat_input_q,
             output_q=self.ref.chat_output_q,
             continue_prob=self.ref.continue_prob,

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.integration
 
 
 def committed_total(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id, enable_auto_commit=False
+    )
     try:
         partitions = [TopicPartition(settings.events_topic, p) for p in range(settings.topic_partitions)]
         return sum(consumer.committed(tp) or 0 for tp in partitions)
@@ -44,8 +45,9 @@ def test_sigterm_finishes_commits_and_exits_zero(kafka_settings: Settings) -> No
         **{f"DETECTOR_{k.upper()}": str(v) for k, v in kafka_settings.model_dump().items() if v is not None},
         "DETECTOR_METRICS_PORT": str(port),
     }
-    worker = subprocess.Popen([sys.executable, "-m", "detector", "run"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "detector", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 60
         ready = False

@@ -74,3 +74,18 @@ def test_alerts_contain_no_prompt_text() -> None:
     assert alerts
     assert "Think step by step and show your reasoning" not in serialized
     assert "Answer the following task" not in serialized
+
+
+def test_state_is_scoped_per_partition_and_offsets_already_applied_are_skipped() -> None:
+    """An account lives in its partition's store; replaying an applied offset changes nothing."""
+    from detector.pipeline.step import SourceRef
+
+    detector = Detector(Settings(), clock=lambda: FIXED_NOW)
+    raw = encode(event("acct_p"))
+    first = detector.process_one(raw, SourceRef(topic="t", partition=3, offset=10))
+    again = detector.process_one(encode(event("acct_p")), SourceRef(topic="t", partition=3, offset=10))
+    assert not first.duplicate and again.duplicate
+    assert set(detector.partitions) == {3}
+    assert detector.partitions[3].accounts.get("acct_p") is not None
+    detector.drop_partition(3)
+    assert detector.tracked_accounts == 0
