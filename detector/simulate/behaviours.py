@@ -23,6 +23,8 @@ from detector.simulate.text import FOLLOW_UPS, hash_text, text_tokens, vary, wra
 
 MAX_CONTEXT_TOKENS = 128_000
 EMBEDDING_MODEL = "embed-v3"
+REASONING_MODELS = frozenset({"frontier-reasoning"})
+"""Models whose answers include hidden reasoning tokens; other models never report any."""
 
 
 class PromptSource(Protocol):
@@ -153,6 +155,8 @@ def segment_events(
     ident = segment.identity
     prompts = segment.prompts()
     qp = quantile_probs
+    # Reasoning share for styles without their own table: uniform 0.3-0.9, the bulk of ServeGen's.
+    reason_q = style.reason_ratio_q if style.reason_ratio_q is not None else 0.3 + 0.6 * qp
     keys = ident.api_keys
     key_cum = ident.key_cum_weights
     ips = ident.ips
@@ -169,10 +173,7 @@ def segment_events(
         else:
             ins = [0.0] * m
         outs = np.interp(np_rng.random(m), qp, style.output_q).tolist()
-        if style.reason_ratio_q is not None:
-            ratios = np.interp(np_rng.random(m), qp, style.reason_ratio_q).tolist()
-        else:
-            ratios = [0.0] * m
+        ratios = np.interp(np_rng.random(m), qp, reason_q).tolist()
         noise = np_rng.lognormal(0.0, 0.3, m).tolist()
         caps = np_rng.beta(12.0, 1.2, m).tolist()
         for i in range(m):
@@ -237,7 +238,8 @@ def segment_events(
                         completion = max(1, int(max_tokens * caps[i]))
                     completion = min(completion, max_tokens)
                 completion *= n
-                reasoning = int(completion * ratios[i])
+                if model in REASONING_MODELS:
+                    reasoning = int(completion * ratios[i])
                 latency = style.ttft_ms + 0.02 * prompt_tokens + 1000.0 * completion / style.tokens_per_s
                 latency *= noise[i]
             elif status == 200:

@@ -815,7 +815,6 @@ class Planner:
         """A person who asks the reasoning model hard questions and wants the reasoning shown."""
         rng = self.rng
         client = rng.choice(self.reasoning)
-        assert client.output_q is not None
         plan = self._new_plan(self._identity(self._org()), spec.kind)
         style = replace(
             self._benign_style("frontier-reasoning", client),

@@ -48,6 +48,31 @@ CLOSERS = (
     " thx",
     " Give me a few options.",
 )
+CONTEXTS = (
+    "I'm using Python 3.11.",
+    "This is for a school assignment.",
+    "Our team uses PostgreSQL.",
+    "I'm on Windows 11.",
+    "It's for a presentation tomorrow.",
+    "I'm a beginner.",
+    "We use TypeScript.",
+    "My boss asked me for this.",
+    "Context: small e-commerce shop.",
+    "I work in healthcare.",
+    "Target audience: teenagers.",
+    "Please use British spelling.",
+    "I only have 10 minutes.",
+    "We deploy on Kubernetes.",
+    "This is for my blog.",
+    "I'm preparing for an interview.",
+    "Use simple words.",
+    "It's for a non-profit.",
+    "I'm on a Mac.",
+    "Our stack is Django + React.",
+)
+"""Situations people add to a prompt; with the openers and closers they make reuse of the same
+real prompt by different accounts look like different people asking a similar thing."""
+
 FOLLOW_UPS = (
     "Can you make it shorter?",
     "Thanks. Can you explain the second part in more detail?",
@@ -145,11 +170,18 @@ POWER_USER_SUFFIXES = (
 
 
 def vary(rng: random.Random, text: str) -> str:
-    """A person's light edits of a prompt: greeting, sign-off, lower-case start."""
+    """A person's light edits of a prompt: greeting, sign-off, context, a shortened ask."""
     opener = rng.choice(OPENERS)
     closer = rng.choice(CLOSERS)
     if opener and rng.random() < 0.5 and text[:1].isupper():
         text = text[:1].lower() + text[1:]
+    roll = rng.random()
+    if roll < 0.2:
+        sentences = text.split(". ")
+        if len(sentences) >= 3:
+            text = ". ".join(sentences[: rng.randint(1, len(sentences) - 1)]) + "."
+    elif roll < 0.45:
+        closer = f" {rng.choice(CONTEXTS)}{closer}"
     return f"{opener}{text}{closer}"
 
 

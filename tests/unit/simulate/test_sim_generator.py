@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from detector.events import ApiCallEvent
 from detector.simulate import CampaignSpec, Scenario, Simulation, default_scenario, generate
 
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -111,6 +112,12 @@ def test_every_event_satisfies_the_contract(small_events: list[dict[str, Any]]) 
     assert len(small_events) > 1000
     bad = [(e["event_id"], errs) for e in small_events if (errs := contract_errors(e))]
     assert bad == []
+
+
+def test_every_event_passes_the_detector_contract_model(small_events: list[dict[str, Any]]) -> None:
+    """The detector's own wire model (strict pydantic) accepts every event's JSON."""
+    for event in small_events:
+        ApiCallEvent.model_validate_json(orjson.dumps(event))
 
 
 def test_events_are_sorted_unique_and_uuid_shaped(small_events: list[dict[str, Any]]) -> None:
@@ -236,3 +243,21 @@ def test_write_labels_round_trips(small: Simulation, tmp_path: Path) -> None:
     for label in data["campaigns"]:
         assert set(label) == {"account_id", "campaign_id", "style", "start", "end"}
         assert label["start"] <= label["end"]
+
+
+def test_only_the_reasoning_model_reports_reasoning_tokens(small_events: list[dict[str, Any]]) -> None:
+    """Reasoning tokens appear on served reasoning-model calls and never on other models."""
+    assert all(e["model"] == "frontier-reasoning" for e in small_events if e["reasoning_tokens"] > 0)
+    served = [e for e in small_events if e["model"] == "frontier-reasoning" and e["status"] == 200]
+    assert served
+    assert sum(e["reasoning_tokens"] > 0 for e in served) > 0.9 * len(served)
+
+
+def test_prompt_text_can_be_withheld() -> None:
+    """With include_prompt_text off, no event carries prompt text (a gateway that shares none)."""
+    scenario = default_scenario(hours=2.0, benign_accounts=10).model_copy(
+        update={"include_prompt_text": False}
+    )
+    events = list(generate(scenario, seed=4).events())
+    assert events
+    assert all(e["prompt"] is None for e in events)

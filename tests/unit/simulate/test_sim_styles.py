@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -42,20 +43,36 @@ def _during(events: list[dict[str, Any]], label: dict[str, Any]) -> list[dict[st
 def test_default_scenario_plants_every_style_and_hard_negative(sim: Simulation) -> None:
     """The default scenario labels every attack style and lists every hard-negative kind."""
     styles = {label["style"] for label in sim.labels}
-    assert styles == {"bulk_distillation", "hydra", "low_and_slow", "logit_extraction",
-                      "reasoning_harvest", "router_mixed"}
+    assert styles == {
+        "bulk_distillation",
+        "hydra",
+        "low_and_slow",
+        "logit_extraction",
+        "reasoning_harvest",
+        "router_mixed",
+    }
     kinds = set(sim.benign_kinds.values())
-    assert kinds >= {"benign", "launch_adopter", "heavy_batch", "eval_harness", "templated_product",
-                     "shared_nat", "router", "logprob_classifier", "tutoring_app", "agent_loop",
-                     "reasoning_power_user"}
+    assert kinds >= {
+        "benign",
+        "launch_adopter",
+        "heavy_batch",
+        "eval_harness",
+        "templated_product",
+        "shared_nat",
+        "router",
+        "logprob_classifier",
+        "tutoring_app",
+        "agent_loop",
+        "reasoning_power_user",
+    }
 
 
 def test_hydra_accounts_share_a_playbook_but_not_prompts(sim: Simulation, calls: Calls) -> None:
     """Hydra accounts start within minutes, share a system prompt and IP prefixes, and split the dataset."""
     labels = _accounts(sim, "hydra")
     assert len(labels) >= 10
-    starts = sorted(label["start"] for label in labels)
-    assert starts[0][:15] == starts[-1][:15]  # same 10-minute bucket of the same hour
+    starts = sorted(datetime.fromisoformat(label["start"]) for label in labels)
+    assert (starts[-1] - starts[0]).total_seconds() <= 600
     events = [e for label in labels for e in calls[label["account_id"]]]
     systems = Counter(e["system_prompt_hash"] for e in events)
     assert systems.most_common(1)[0][1] > 0.6 * len(events)
@@ -154,8 +171,11 @@ def test_launch_adopters_move_to_the_new_model_after_the_launch(sim: Simulation,
 
 def test_hard_negatives_are_never_labelled() -> None:
     """A scenario of only hard negatives produces no campaign labels."""
-    scenario = Scenario(hours=2.0, benign_accounts=3,
-                        hard_negatives=(HardNegativeSpec(kind="heavy_batch"), HardNegativeSpec(kind="router")))
+    scenario = Scenario(
+        hours=2.0,
+        benign_accounts=3,
+        hard_negatives=(HardNegativeSpec(kind="heavy_batch"), HardNegativeSpec(kind="router")),
+    )
     sim = generate(scenario, seed=1)
     assert sim.labels == []
     assert sorted(sim.benign_kinds.values()) == ["benign"] * 3 + ["heavy_batch", "router"]
@@ -163,8 +183,15 @@ def test_hard_negatives_are_never_labelled() -> None:
 
 def test_campaign_duration_bounds_its_label_and_traffic() -> None:
     """A campaign with a duration stops sending when its label ends."""
-    scenario = Scenario(hours=6.0, benign_accounts=2, campaigns=(
-        CampaignSpec(style="bulk_distillation", start_offset_hours=1.0, duration_hours=2.0, rate_per_hour=300.0),))
+    scenario = Scenario(
+        hours=6.0,
+        benign_accounts=2,
+        campaigns=(
+            CampaignSpec(
+                style="bulk_distillation", start_offset_hours=1.0, duration_hours=2.0, rate_per_hour=300.0
+            ),
+        ),
+    )
     sim = generate(scenario, seed=2)
     (label,) = sim.labels
     assert label["start"] == "2026-11-02T01:00:00.000Z"
