@@ -202,6 +202,29 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
 
 
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from detector.evaluate import format_report, run_once, summarise
+    from detector.simulate import default_scenario
+
+    conditions = {"text": [True], "no-text": [False], "both": [True, False]}[args.condition]
+    report = []
+    results = {}
+    for with_text in conditions:
+        scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts).model_copy(
+            update={"include_prompt_text": with_text}
+        )
+        outcome = run_once(scenario, seed=args.seed, settings=settings)
+        summaries = [summarise(outcome, method) for method in outcome.methods]
+        name = "with prompt text" if with_text else "without prompt text"
+        results[name] = summaries
+        report.append(format_report(name, outcome, summaries))
+    text = "\n".join(report)
+    print(text)
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="detector",
@@ -237,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=0.0, help="event-time multiplier (0 = as fast as possible)"
     )
 
+    evaluate = commands.add_parser("evaluate", help="simulate → replay → score, next to baselines")
+    evaluate.add_argument("--seed", type=int, default=42)
+    evaluate.add_argument("--hours", type=float, default=24.0)
+    evaluate.add_argument("--accounts", type=int, default=400, help="ordinary accounts")
+    evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
+    evaluate.add_argument("--json", default=None, help="also write the figures as JSON here")
+
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")
 
@@ -250,6 +280,7 @@ HANDLERS = {
     "replay": cmd_replay,
     "simulate": cmd_simulate,
     "demo": cmd_demo,
+    "evaluate": cmd_evaluate,
     "schemas": cmd_schemas,
     "create-topics": cmd_create_topics,
 }
