@@ -83,7 +83,12 @@ class Settings(BaseSettings):
         600.0, gt=0, description="... or when this much event time passed since its last score."
     )
     min_events_to_alert: int = Field(
-        40, ge=1, description="No alert before an account has this many events in its window."
+        20, ge=1, description="No alert before an account has this many events in its window."
+    )
+    population_sample_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="Each account teaches the population model at most once per this much event time.",
     )
     hst_trees: int = Field(10, ge=1, description="HalfSpaceTrees: number of trees.")
     hst_height: int = Field(8, ge=2, le=12, description="HalfSpaceTrees: tree height.")

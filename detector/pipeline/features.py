@@ -8,7 +8,9 @@ reasons and in the learners' feature dicts.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import zlib
 from dataclasses import dataclass
 
 from detector.events import ApiCallEvent
@@ -31,6 +33,10 @@ CALL_MEANS: tuple[str, ...] = (
     "log_prompt_tokens",
     "log_completion_tokens",
     "log_output_input_ratio",
+    "top_logprobs_fraction",
+    "log_logit_bias_size",
+    "log_logit_bias_size_sq",
+    "reasoning_share",
 )
 # Shares over calls that carried prompt text (absent text is not evidence either way).
 TEXT_SHARES: tuple[str, ...] = (
@@ -48,7 +54,9 @@ N_TEXT = len(TEXT_SHARES)
 # the longest answers it can get.
 NEAR_CAP_FRACTION = 0.9
 LOW_TEMPERATURE = 0.2
-MANY_TOP_LOGPROBS = 5
+# More alternatives per position than any label classifier needs; the public APIs cap at 20.
+MANY_TOP_LOGPROBS = 10
+MAX_TOP_LOGPROBS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ class EventSignals:
     call: tuple[float, ...]
     prompt: PromptSignals | None
     tokens: int
+    completion_tokens: int
+    infrastructure: tuple[int, int, int]  # hashes of client /24 (or /48), user agent, system prompt
 
 
 def event_signals(event: ApiCallEvent) -> EventSignals:
@@ -70,8 +80,10 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
         max_tokens is not None and max_tokens > 1 and completion_tokens >= NEAR_CAP_FRACTION * max_tokens
     )
     temperature = params.temperature
+    log_bias = math.log1p(params.logit_bias_size)
     call = (
-        1.0 if event.messages == 1 else 0.0,
+        # A system prompt is one of the messages; single-turn means one user message.
+        1.0 if event.messages - (1 if event.system_prompt_hash else 0) <= 1 else 0.0,
         1.0 if near_cap else 0.0,
         1.0 if temperature is not None and temperature <= LOW_TEMPERATURE else 0.0,
         1.0 if params.logprobs else 0.0,
@@ -83,6 +95,34 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
         math.log1p(prompt_tokens),
         math.log1p(completion_tokens),
         math.log1p(completion_tokens) - math.log1p(prompt_tokens),
+        min(params.top_logprobs, MAX_TOP_LOGPROBS) / MAX_TOP_LOGPROBS if params.logprobs else 0.0,
+        log_bias,
+        log_bias * log_bias,
+        event.reasoning_tokens / completion_tokens if completion_tokens else 0.0,
     )
     prompt = prompt_signals(event.prompt) if event.prompt else None
-    return EventSignals(call=call, prompt=prompt, tokens=prompt_tokens + completion_tokens)
+    return EventSignals(
+        call=call,
+        prompt=prompt,
+        tokens=prompt_tokens + completion_tokens,
+        completion_tokens=completion_tokens,
+        infrastructure=(
+            _network_key(event.client_ip),
+            _text_key(event.user_agent),
+            _text_key(event.system_prompt_hash),
+        ),
+    )
+
+
+def _text_key(value: str | None) -> int:
+    return zlib.crc32(value.encode()) if value else 0
+
+
+def _network_key(ip: str | None) -> int:
+    """Hash of the caller's network (IPv4 /24, IPv6 /48): proxies rotate hosts, not networks."""
+    if not ip:
+        return 0
+    if ":" in ip:
+        network = ipaddress.ip_network(f"{ip}/48", strict=False)
+        return zlib.crc32(network.network_address.packed)
+    return zlib.crc32(ip.rsplit(".", 1)[0].encode())

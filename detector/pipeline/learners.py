@@ -30,6 +30,9 @@ HST_FEATURES: tuple[str, ...] = (
     "log_prompt_tokens",
     "log_completion_tokens",
     "log_output_input_ratio",
+    "rhythm_regularity",
+    "logit_bias_sweep",
+    "reasoning_share",
     "cot_elicitation_share",
     "instruction_style_share",
     "template_repeat_share",
@@ -48,6 +51,7 @@ def to_unit_cube(features: dict[str, float]) -> dict[str, float]:
     x["log_prompt_tokens"] = _unit(features["log_prompt_tokens"] / _LOG_TOKENS_PER_CALL_CEILING)
     x["log_completion_tokens"] = _unit(features["log_completion_tokens"] / _LOG_TOKENS_PER_CALL_CEILING)
     x["log_output_input_ratio"] = _unit((features["log_output_input_ratio"] + 8.0) / 16.0)
+    x["logit_bias_sweep"] = _unit(features["logit_bias_sweep"] / 3.0)
     return x
 
 
@@ -113,16 +117,19 @@ class PopulationModel:
         )
         self.tree_rank = Percentile(0.0, 1.0)
         self.volume_rank = Percentile(0.0, math.log1p(100_000.0))
+        self.harvest_rank = Percentile(0.0, math.log1p(1e9))
         self.peer_means: dict[str, stats.EWMean] = {}
         self.snapshots = 0
 
-    def score_one(self, features: dict[str, float]) -> tuple[float, float]:
-        """(anomaly rank, volume rank), each in [0, 1] against peers; nothing is learned."""
+    def score_one(self, features: dict[str, float]) -> tuple[float, float, float]:
+        """(anomaly rank, call-volume rank, output-volume rank) against peers; learns nothing."""
         raw = float(self.trees.score_one(to_unit_cube(features)))  # type: ignore[no-untyped-call]
         tree_rank = self.tree_rank.rank_one(raw) if self.tree_rank.n > 50 else 0.5
         volume = math.log1p(features["calls_per_hour"])
         volume_rank = self.volume_rank.rank_one(volume) if self.volume_rank.n > 50 else 0.5
-        return tree_rank, volume_rank
+        harvest = math.log1p(features["output_tokens_per_hour"])
+        harvest_rank = self.harvest_rank.rank_one(harvest) if self.harvest_rank.n > 50 else 0.5
+        return tree_rank, volume_rank, harvest_rank
 
     def learn_one(self, features: dict[str, float]) -> None:
         """Fold a non-alerting account's snapshot into the population reference."""
@@ -130,6 +137,7 @@ class PopulationModel:
         self.tree_rank.learn_one(float(self.trees.score_one(x)))  # type: ignore[no-untyped-call]
         self.trees.learn_one(x)  # type: ignore[no-untyped-call]
         self.volume_rank.learn_one(math.log1p(features["calls_per_hour"]))
+        self.harvest_rank.learn_one(math.log1p(features["output_tokens_per_hour"]))
         for name, value in features.items():
             mean = self.peer_means.get(name)
             if mean is None:
@@ -144,6 +152,10 @@ class PopulationModel:
     def volume_at(self, q: float) -> float:
         """Calls per hour at quantile ``q`` of the population."""
         return math.expm1(self.volume_rank.quantile(q))
+
+    def harvest_at(self, q: float) -> float:
+        """Output tokens per hour at quantile ``q`` of the population."""
+        return math.expm1(self.harvest_rank.quantile(q))
 
 
 # An account needs this many scorings in its own past before a surge against itself counts.
@@ -171,3 +183,12 @@ def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: floa
         state.baseline_mean += alpha * delta
         state.baseline_var = (1.0 - alpha) * (state.baseline_var + alpha * delta * delta)
     state.baseline_count += 1
+
+
+def learn_own_shape(state: AccountState, shape: float, elapsed: float, half_life: float) -> None:
+    """Slow average of the account's distillation shape, to see it shift (a router's new user)."""
+    if state.own_shape_baseline < 0:
+        state.own_shape_baseline = shape
+        return
+    alpha = min(1.0, max(0.002, 1.0 - 0.5 ** (elapsed / half_life)))
+    state.own_shape_baseline += alpha * (shape - state.own_shape_baseline)

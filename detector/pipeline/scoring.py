@@ -1,12 +1,19 @@
 """Fuse the signals of one account into one score in [0, 1] with its reasons.
 
-Each signal contributes evidence only where the account exceeds its peers (so a share everybody
-has, such as single-turn calls on an API, weighs little) and the contributions add as log-odds.
-The weights are priors from the public reports on distillation campaigns; they are few, named,
-and each appears in the alert as a reason with observed value and peer baseline, so an analyst
-can see why an account scored as it did. One signal alone never reaches the alert threshold:
-chain-of-thought phrasing or heavy volume alone is what honest tutoring apps and batch customers
-look like.
+Two kinds of evidence, added as log-odds:
+
+* **specific** evidence says "this is what extraction looks like": the distiller's shape
+  (single-turn, templated tasks that ask for reasoning, answers much longer than questions),
+  logit probing (many ``top_logprobs``, ``logit_bias`` sweeps, one-token answers), grading
+  prompts. Each share counts only for the part that exceeds the account's peers.
+* **amplifying** evidence says "this is unusual": harvest volume, a population anomaly, a
+  machine rhythm, a surge against the account's own past, a shift in what it asks, and
+  coordination with other accounts. Busy or odd is not extraction, so amplifiers can at most
+  double the specific evidence: a heavy batch customer or a benchmark run with no extraction
+  shape stays low however busy it is.
+
+The weights are priors from the public reports on distillation campaigns; each contributing
+term becomes a reason with observed value and peer baseline, so an analyst sees why.
 """
 
 from __future__ import annotations
@@ -18,22 +25,27 @@ from detector.events import Reason
 
 # Log-odds weight of a share signal per unit of excess over peers (share - peer share).
 SHARE_WEIGHTS: dict[str, float] = {
-    "cot_elicitation_share": 2.0,
-    "instruction_style_share": 1.5,
-    "template_repeat_share": 1.2,
+    "cot_elicitation_share": 1.0,
+    "instruction_style_share": 0.6,
+    "template_repeat_share": 0.5,
     "near_output_cap_share": 1.5,
     "rubric_grading_share": 1.5,
-    "single_turn_share": 1.0,
-    "low_temperature_share": 0.5,
-    "many_top_logprobs_share": 2.5,
-    "logit_bias_share": 2.5,
-    "max_tokens_one_share": 1.0,
+    "single_turn_share": 0.5,
+    "many_top_logprobs_share": 2.0,
+    "logit_bias_share": 0.5,
+    "max_tokens_one_share": 0.8,
 }
-VOLUME_WEIGHT = 3.0  # calls/h above the population's 90th percentile, scaled to the top
-ANOMALY_WEIGHT = 2.0  # HalfSpaceTrees rank above the 95th percentile
-SURGE_WEIGHT = 1.5  # call rate > 3 sigma above the account's own baseline
-# Log-odds at which the fused score is 0.5; with the weights above it takes several coinciding
-# signals to get there.
+DISTILLATION_WEIGHT = 4.0  # reasoning-eliciting templated tasks, single-turn, with rich answers
+HARVEST_SHAPE_WEIGHT = 2.5  # single-turn, answers far longer than questions (no text needed)
+LOGIT_SWEEP_WEIGHT = 2.5  # spread of log(logit_bias size): probing many tokens
+HARVEST_VOLUME_WEIGHT = 3.0  # output tokens/h above the population's 90th percentile
+CALL_VOLUME_WEIGHT = 1.0
+ANOMALY_WEIGHT = 1.5  # HalfSpaceTrees rank above the 95th percentile
+RHYTHM_WEIGHT = 1.0
+SURGE_WEIGHT = 1.0  # call rate > 3 sigma above the account's own baseline
+SHIFT_WEIGHT = 3.0  # distillation shape far above the account's own past
+COORDINATION_WEIGHT = 3.0
+# Log-odds at which the fused score is 0.5.
 BIAS = 5.0
 
 _DESCRIPTIONS: dict[str, str] = {
@@ -43,8 +55,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "near_output_cap_share": "of answers run to the max_tokens cap",
     "rubric_grading_share": "of prompts ask for grading against a rubric",
     "single_turn_share": "of calls are single-turn",
-    "low_temperature_share": "of calls use temperature <= 0.2",
-    "many_top_logprobs_share": "of calls ask for >= 5 top_logprobs",
+    "many_top_logprobs_share": "of calls ask for >= 10 top_logprobs",
     "logit_bias_share": "of calls send a logit_bias",
     "max_tokens_one_share": "of calls use max_tokens = 1",
 }
@@ -56,91 +67,175 @@ class Assessment:
 
     score: float
     reasons: tuple[Reason, ...]
+    specific: float = 0.0  # log-odds of extraction-specific evidence alone (for coordination)
 
 
 @dataclass(frozen=True, slots=True)
 class PeerView:
-    """What the population model says about an account, plus the peer references for reasons."""
+    """What the population and the account's own past say, plus peer references for reasons."""
 
     anomaly_rank: float
     volume_rank: float
+    harvest_rank: float
     own_surge_z: float
+    own_shape_baseline: float
     peer_means: dict[str, float]
     peer_volume_p90: float
+    peer_harvest_p90: float
     window_requests: int
     window_hours: float
+    coordinated_accounts: int = 0
+    coordination_detail: str = ""
 
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0
 
 
-def assess(features: dict[str, float], peers: PeerView) -> Assessment:
-    """Score one account from its features and its peers; pure, so it is tested without Kafka."""
+def _clip(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def answer_richness(features: dict[str, float]) -> float:
+    """0 for short answers (< ~300 tokens on average), 1 for long ones (> ~1,500)."""
+    return _clip((features["log_completion_tokens"] - math.log1p(300)) / (math.log1p(1500) - math.log1p(300)))
+
+
+def harvest_shape(features: dict[str, float]) -> float:
+    """Single-turn calls whose answers are long and far longer than the questions."""
+    ratio = _clip(features["log_output_input_ratio"] / 2.0)
+    return features["single_turn_share"] * answer_richness(features) * ratio
+
+
+def _reason(signal: str, observed: float, baseline: float, explanation: str) -> Reason:
+    return Reason(
+        signal=signal, observed=round(observed, 4), baseline=round(baseline, 4), explanation=explanation
+    )
+
+
+def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[float, Reason]]:
     terms: list[tuple[float, Reason]] = []
     for name, weight in SHARE_WEIGHTS.items():
         observed = features.get(name, 0.0)
         baseline = peers.peer_means.get(name, 0.0)
         excess = observed - baseline
         if excess > 0.05:
-            terms.append(
-                (
-                    weight * excess,
-                    Reason(
-                        signal=name,
-                        observed=round(observed, 4),
-                        baseline=round(baseline, 4),
-                        explanation=f"{observed:.0%} {_DESCRIPTIONS[name]}; peers: {baseline:.0%}",
-                    ),
-                )
-            )
-    if peers.volume_rank > 0.9:
-        calls = features["calls_per_hour"]
+            text = f"{observed:.0%} {_DESCRIPTIONS[name]}; peers: {baseline:.0%}"
+            terms.append((weight * excess, _reason(name, observed, baseline, text)))
+    shape = features["distillation_shape"] * answer_richness(features)
+    peer_shape = peers.peer_means.get("distillation_shape", 0.0)
+    if shape - peer_shape > 0.05:
+        text = (
+            f"single-turn templated tasks asking for reasoning with long answers "
+            f"(shape {shape:.2f}); peers: {peer_shape:.2f}"
+        )
         terms.append(
             (
-                VOLUME_WEIGHT * (peers.volume_rank - 0.9) / 0.1,
-                Reason(
-                    signal="calls_per_hour",
-                    observed=round(calls, 2),
-                    baseline=round(peers.peer_volume_p90, 2),
-                    explanation=(
-                        f"{peers.window_requests:,} calls in {peers.window_hours:.1f} h "
-                        f"({calls:,.0f}/h), busier than {peers.volume_rank:.1%} of accounts; "
-                        f"peers p90: {peers.peer_volume_p90:,.1f}/h"
-                    ),
-                ),
+                DISTILLATION_WEIGHT * (shape - peer_shape),
+                _reason("distillation_shape", shape, peer_shape, text),
+            )
+        )
+    harvest = harvest_shape(features)
+    if harvest > 0.1:
+        completion = math.expm1(features["log_completion_tokens"])
+        ratio = math.exp(features["log_output_input_ratio"])
+        text = (
+            f"single-turn calls whose answers average {completion:,.0f} tokens, "
+            f"{ratio:.1f}x the prompt length"
+        )
+        terms.append((HARVEST_SHAPE_WEIGHT * harvest, _reason("answer_harvest_shape", harvest, 0.0, text)))
+    sweep = features["logit_bias_sweep"]
+    if sweep > 0.5:
+        text = f"logit_bias sizes sweep widely (spread {sweep:.2f} in log size), as in logit probing"
+        terms.append(
+            (LOGIT_SWEEP_WEIGHT * _clip((sweep - 0.5) / 1.0), _reason("logit_bias_sweep", sweep, 0.0, text))
+        )
+    return terms
+
+
+def _amplifying_terms(features: dict[str, float], peers: PeerView) -> list[tuple[float, Reason]]:
+    terms: list[tuple[float, Reason]] = []
+    if peers.harvest_rank > 0.9:
+        output = features["output_tokens_per_hour"]
+        ratio = _clip(features["log_output_input_ratio"] / 2.0)
+        weight = HARVEST_VOLUME_WEIGHT * (peers.harvest_rank - 0.9) / 0.1 * ratio
+        if weight > 0:
+            text = (
+                f"{output:,.0f} output tokens/h harvested, more than {peers.harvest_rank:.1%} of accounts; "
+                f"peers p90: {peers.peer_harvest_p90:,.0f}/h"
+            )
+            terms.append((weight, _reason("output_tokens_per_hour", output, peers.peer_harvest_p90, text)))
+    if peers.volume_rank > 0.9:
+        calls = features["calls_per_hour"]
+        text = (
+            f"{peers.window_requests:,} calls in {peers.window_hours:.1f} h ({calls:,.0f}/h), busier than "
+            f"{peers.volume_rank:.1%} of accounts; peers p90: {peers.peer_volume_p90:,.1f}/h"
+        )
+        terms.append(
+            (
+                CALL_VOLUME_WEIGHT * (peers.volume_rank - 0.9) / 0.1,
+                _reason("calls_per_hour", calls, peers.peer_volume_p90, text),
             )
         )
     if peers.anomaly_rank > 0.95:
+        text = f"overall usage pattern is rarer than {peers.anomaly_rank:.1%} of accounts (HalfSpaceTrees)"
         terms.append(
             (
                 ANOMALY_WEIGHT * (peers.anomaly_rank - 0.95) / 0.05,
-                Reason(
-                    signal="population_anomaly",
-                    observed=round(peers.anomaly_rank, 4),
-                    baseline=0.5,
-                    explanation=(
-                        f"overall usage pattern is rarer than {peers.anomaly_rank:.1%} of accounts "
-                        "(HalfSpaceTrees over all signals)"
-                    ),
-                ),
+                _reason("population_anomaly", peers.anomaly_rank, 0.5, text),
+            )
+        )
+    regularity = features["rhythm_regularity"]
+    if regularity > 0.6:
+        text = f"calls arrive at a machine-steady rhythm (regularity {regularity:.2f}; people: < 0.2)"
+        terms.append(
+            (
+                RHYTHM_WEIGHT * _clip((regularity - 0.6) / 0.3),
+                _reason("rhythm_regularity", regularity, 0.2, text),
             )
         )
     if peers.own_surge_z > 3.0:
+        text = f"call rate is {peers.own_surge_z:.1f} standard deviations above this account's own history"
         terms.append(
             (
-                SURGE_WEIGHT * min(1.0, (peers.own_surge_z - 3.0) / 3.0),
-                Reason(
-                    signal="own_rate_surge",
-                    observed=round(peers.own_surge_z, 2),
-                    baseline=0.0,
-                    explanation=(
-                        f"call rate is {peers.own_surge_z:.1f} standard deviations above "
-                        "this account's own history"
-                    ),
-                ),
+                SURGE_WEIGHT * _clip((peers.own_surge_z - 3.0) / 3.0),
+                _reason("own_rate_surge", peers.own_surge_z, 0.0, text),
             )
         )
+    shape = features["distillation_shape"]
+    if peers.own_shape_baseline >= 0 and shape - peers.own_shape_baseline > 0.15:
+        text = (
+            f"share of reasoning-eliciting templated tasks rose to {shape:.0%} from this account's usual "
+            f"{peers.own_shape_baseline:.0%}"
+        )
+        terms.append(
+            (
+                SHIFT_WEIGHT * _clip((shape - peers.own_shape_baseline) / 0.5),
+                _reason("own_shape_shift", shape, peers.own_shape_baseline, text),
+            )
+        )
+    if peers.coordinated_accounts >= 2:
+        text = (
+            f"acts in concert with {peers.coordinated_accounts} other accounts ({peers.coordination_detail})"
+        )
+        weight = COORDINATION_WEIGHT * _clip(math.log2(peers.coordinated_accounts) / 5.0)
+        terms.append((weight, _reason("coordinated_accounts", peers.coordinated_accounts, 0.0, text)))
+    return terms
+
+
+def assess(features: dict[str, float], peers: PeerView) -> Assessment:
+    """Score one account from its features and its peers; pure, so it is tested without Kafka."""
+    specific = _specific_terms(features, peers)
+    amplifying = _amplifying_terms(features, peers)
+    specific_sum = sum(weight for weight, _ in specific)
+    amplifying_sum = sum(weight for weight, _ in amplifying)
+    # Amplifiers scale down together when capped, so reasons keep their relative order.
+    scale = 1.0 if amplifying_sum <= specific_sum or amplifying_sum == 0 else specific_sum / amplifying_sum
+    terms = specific + [(weight * scale, reason) for weight, reason in amplifying]
     terms.sort(key=lambda term: term[0], reverse=True)
-    evidence = sum(weight for weight, _ in terms)
-    return Assessment(score=_sigmoid(evidence - BIAS), reasons=tuple(reason for _, reason in terms))
+    evidence = specific_sum + amplifying_sum * scale
+    return Assessment(
+        score=_sigmoid(evidence - BIAS),
+        reasons=tuple(reason for weight, reason in terms if weight > 0),
+        specific=specific_sum,
+    )

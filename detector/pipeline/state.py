@@ -21,6 +21,7 @@ RECENT_PROMPTS = 8
 # A freshly seen account has too little history to turn counts into rates; treat it as at least
 # this old so that its first few calls do not read as an enormous rate.
 MIN_RATE_AGE_SECONDS = 300.0
+MIN_GAPS_FOR_RHYTHM = 8.0
 _LN2 = math.log(2.0)
 
 _TEMPLATE_REPEAT = TEXT_SHARES.index("template_repeat_share")
@@ -46,10 +47,17 @@ class AccountState:
         "call_sums",
         "events_since_score",
         "first_seen",
+        "gap_sq_sum",
+        "gap_sum",
+        "gap_weight",
+        "infrastructure",
         "last_alert_at",
         "last_scored_at",
         "last_seen",
         "org_id",
+        "output_weight",
+        "own_shape_baseline",
+        "population_learned_at",
         "recent_pos",
         "recent_prompts",
         "templates",
@@ -68,7 +76,14 @@ class AccountState:
         self.total_events = 0
         self.weight = 0.0
         self.token_weight = 0.0
+        self.output_weight = 0.0
         self.text_weight = 0.0
+        self.gap_sum = 0.0
+        self.gap_sq_sum = 0.0
+        self.gap_weight = 0.0
+        self.infrastructure: tuple[int, int, int] = (0, 0, 0)
+        self.population_learned_at = -math.inf
+        self.own_shape_baseline = -1.0  # slow average of the account's distillation shape (-1 = none)
         self.call_sums = array("d", bytes(8 * N_CALL))
         self.text_sums = array("d", bytes(8 * N_TEXT))
         self.templates: dict[int, int] = {}
@@ -93,14 +108,23 @@ class AccountState:
     def update_one(self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float) -> None:
         """Fold one event in: decay the sums to ``at``, then add the event's signals."""
         if at > self.last_seen:
-            decay = 0.5 ** ((at - self.last_seen) / half_life)
+            gap = at - self.last_seen
+            decay = 0.5 ** (gap / half_life)
             self.last_seen = at
         else:  # late event: counted at the account's current time, not used to rewind it
+            gap = 0.0
             decay = 1.0
+        if self.total_events:
+            log_gap = math.log1p(gap)
+            self.gap_sum = self.gap_sum * decay + log_gap
+            self.gap_sq_sum = self.gap_sq_sum * decay + log_gap * log_gap
+            self.gap_weight = self.gap_weight * decay + 1.0
         self.total_events += 1
         self.events_since_score += 1
+        self.infrastructure = signals.infrastructure
         self.weight = self.weight * decay + 1.0
         self.token_weight = self.token_weight * decay + signals.tokens
+        self.output_weight = self.output_weight * decay + signals.completion_tokens
         sums = self.call_sums
         for i, value in enumerate(signals.call):
             sums[i] = sums[i] * decay + value
@@ -180,6 +204,7 @@ class AccountState:
         out = {
             "calls_per_hour": self.rate_per_hour(self.weight, half_life),
             "tokens_per_hour": self.rate_per_hour(self.token_weight, half_life),
+            "output_tokens_per_hour": self.rate_per_hour(self.output_weight, half_life),
         }
         for name, value in zip(CALL_SIGNALS, self.call_sums, strict=True):
             out[name] = value / weight
@@ -187,6 +212,23 @@ class AccountState:
         for name, value in zip(TEXT_SHARES, self.text_sums, strict=True):
             out[name] = value / text_weight if text_weight > 0.5 else 0.0
         out["text_coverage"] = min(1.0, text_weight / weight)
+        # A sweep of logit_bias sizes (probing many tokens) versus one fixed label set.
+        bias_mean = out["log_logit_bias_size"]
+        out["logit_bias_sweep"] = math.sqrt(max(0.0, out.pop("log_logit_bias_size_sq") - bias_mean**2))
+        # Machine rhythm: the spread of log inter-arrival gaps is small for a scheduler, large
+        # for people (exponential gaps alone give ~1.3).
+        if self.gap_weight >= MIN_GAPS_FOR_RHYTHM:
+            mean_gap = self.gap_sum / self.gap_weight
+            spread = math.sqrt(max(0.0, self.gap_sq_sum / self.gap_weight - mean_gap * mean_gap))
+            out["rhythm_regularity"] = max(0.0, 1.0 - spread / 1.5)
+        else:
+            out["rhythm_regularity"] = 0.0
+        # The distiller's shape: single-turn calls that ask for reasoning on templated tasks.
+        out["distillation_shape"] = (
+            out["cot_elicitation_share"]
+            * max(out["instruction_style_share"], out["template_repeat_share"])
+            * out["single_turn_share"]
+        )
         return out
 
 

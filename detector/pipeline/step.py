@@ -15,7 +15,12 @@ from detector import __version__
 from detector.events import Alert, ApiCallEvent, Rejected
 from detector.pipeline.decide import AlertPolicy, decide_one
 from detector.pipeline.features import event_signals
-from detector.pipeline.learners import PopulationModel, learn_own_baseline, own_surge
+from detector.pipeline.learners import (
+    PopulationModel,
+    learn_own_baseline,
+    learn_own_shape,
+    own_surge,
+)
 from detector.pipeline.scoring import Assessment, PeerView, assess
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import validate_one
@@ -171,13 +176,17 @@ class Detector:
             emitted_at=self._clock(),
             detector_version=self._version,
         )
-        # Score before learn, and learn only from what is not suspicious.
+        # Score before learn, and learn only from what is not suspicious. Each account teaches
+        # the population at most once per sampling interval, so busy accounts do not outvote
+        # quiet ones in the peer baselines.
         elapsed = at - state.last_scored_at
         if assessment.score < self.policy.threshold:
-            self.population.learn_one(features)
-            learn_own_baseline(
-                state, features["calls_per_hour"], elapsed, self.settings.baseline_half_life_seconds
-            )
+            if at - state.population_learned_at >= self.settings.population_sample_seconds:
+                self.population.learn_one(features)
+                state.population_learned_at = at
+            baseline_half_life = self.settings.baseline_half_life_seconds
+            learn_own_baseline(state, features["calls_per_hour"], elapsed, baseline_half_life)
+            learn_own_shape(state, features["distillation_shape"], elapsed, baseline_half_life)
         state.events_since_score = 0
         state.last_scored_at = at
         return alert
@@ -185,13 +194,16 @@ class Detector:
     def _assess(
         self, state: AccountState, features: dict[str, float], requests: int, hours: float
     ) -> Assessment:
-        anomaly_rank, volume_rank = self.population.score_one(features)
+        anomaly_rank, volume_rank, harvest_rank = self.population.score_one(features)
         peers = PeerView(
             anomaly_rank=anomaly_rank,
             volume_rank=volume_rank,
+            harvest_rank=harvest_rank,
             own_surge_z=own_surge(state, features["calls_per_hour"]),
+            own_shape_baseline=state.own_shape_baseline if state.baseline_count >= 6 else -1.0,
             peer_means={name: self.population.peer_mean(name) for name in features},
             peer_volume_p90=self.population.volume_at(0.9),
+            peer_harvest_p90=self.population.harvest_at(0.9),
             window_requests=requests,
             window_hours=hours,
         )

@@ -1,6 +1,8 @@
-"""Fused score: several coinciding signals alert, one signal alone does not."""
+"""Fused score: extraction-shaped evidence alerts; busy or odd alone does not."""
 
 from __future__ import annotations
+
+import math
 
 from detector.pipeline.scoring import PeerView, assess
 
@@ -10,61 +12,102 @@ PEERS = {
     "instruction_style_share": 0.3,
     "near_output_cap_share": 0.05,
     "template_repeat_share": 0.1,
+    "distillation_shape": 0.01,
 }
 
 
-def view(volume_rank: float = 0.5, anomaly_rank: float = 0.5) -> PeerView:
+def view(volume_rank: float = 0.5, anomaly_rank: float = 0.5, harvest_rank: float = 0.5) -> PeerView:
     return PeerView(
         anomaly_rank=anomaly_rank,
         volume_rank=volume_rank,
+        harvest_rank=harvest_rank,
         own_surge_z=0.0,
+        own_shape_baseline=-1.0,
         peer_means=PEERS,
         peer_volume_p90=20.0,
+        peer_harvest_p90=20_000.0,
         window_requests=500,
         window_hours=6.0,
     )
 
 
-def features(**shares: float) -> dict[str, float]:
+def features(**values: float) -> dict[str, float]:
     base = dict(PEERS)
-    base["calls_per_hour"] = 10.0
-    base.update(shares)
+    base.update(
+        calls_per_hour=10.0,
+        output_tokens_per_hour=4000.0,
+        log_completion_tokens=math.log1p(400),
+        log_output_input_ratio=0.0,
+        logit_bias_sweep=0.0,
+        rhythm_regularity=0.0,
+    )
+    base.update(values)
+    base["distillation_shape"] = values.get(
+        "distillation_shape",
+        base["cot_elicitation_share"]
+        * max(base["instruction_style_share"], base["template_repeat_share"])
+        * base["single_turn_share"],
+    )
     return base
 
 
 def test_peer_like_account_scores_low() -> None:
     """An account that looks like its peers has a score near zero and no reasons."""
     result = assess(features(), view())
-    assert result.score < 0.05 and result.reasons == ()
+    assert result.score < 0.05
+    assert result.reasons == ()
 
 
 def test_chain_of_thought_alone_does_not_reach_the_threshold() -> None:
-    """A tutoring app asking for step-by-step answers is not convicted by that alone."""
-    result = assess(features(cot_elicitation_share=1.0), view())
+    """A tutoring app asking for step-by-step answers in conversations is not convicted by that."""
+    result = assess(features(cot_elicitation_share=1.0, single_turn_share=0.4), view())
     assert result.score < 0.6
     assert result.reasons[0].signal == "cot_elicitation_share"
 
 
-def test_volume_alone_does_not_reach_the_threshold() -> None:
-    """A heavy batch customer that otherwise looks ordinary stays under the threshold."""
-    result = assess(features(calls_per_hour=5000.0), view(volume_rank=0.999))
-    assert result.score < 0.6
+def test_busy_and_unusual_without_extraction_shape_stays_low() -> None:
+    """A heavy batch customer (top volume, anomalous, machine rhythm) with no extraction shape."""
+    result = assess(
+        features(calls_per_hour=5000.0, rhythm_regularity=0.95, output_tokens_per_hour=2e6),
+        view(volume_rank=0.999, anomaly_rank=0.999, harvest_rank=0.999),
+    )
+    assert result.score < 0.1
 
 
 def test_distillation_shape_scores_high_with_ordered_reasons() -> None:
-    """Volume + step-by-step + instruction tasks + answers to the cap: high score, volume first."""
+    """Templated step-by-step tasks, single-turn, long answers, harvested in bulk: high score."""
     result = assess(
         features(
             calls_per_hour=900.0,
+            output_tokens_per_hour=3e6,
             cot_elicitation_share=0.95,
             instruction_style_share=0.98,
-            near_output_cap_share=0.9,
+            near_output_cap_share=0.5,
             template_repeat_share=0.9,
             single_turn_share=1.0,
+            log_completion_tokens=math.log1p(3000),
+            log_output_input_ratio=2.5,
         ),
-        view(volume_rank=0.999, anomaly_rank=0.99),
+        view(volume_rank=0.999, anomaly_rank=0.99, harvest_rank=0.999),
+    )
+    assert result.score > 0.95
+    assert result.reasons[0].signal == "distillation_shape"
+    assert all(later.signal != "distillation_shape" for later in result.reasons[1:])
+    assert "peers" in result.reasons[0].explanation
+
+
+def test_logit_probing_scores_high() -> None:
+    """One-token answers with 20 top_logprobs and a sweep of logit_bias sizes is extraction."""
+    result = assess(
+        features(
+            many_top_logprobs_share=1.0,
+            max_tokens_one_share=1.0,
+            logit_bias_share=0.9,
+            logit_bias_sweep=1.9,
+            single_turn_share=1.0,
+            log_completion_tokens=math.log1p(1),
+        ),
+        view(anomaly_rank=0.999, volume_rank=0.99),
     )
     assert result.score > 0.9
-    weights = [r.signal for r in result.reasons]
-    assert weights[0] == "calls_per_hour"
-    assert "peers" in result.reasons[1].explanation
+    assert {r.signal for r in result.reasons[:2]} == {"logit_bias_sweep", "many_top_logprobs_share"}
