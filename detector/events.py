@@ -190,7 +190,12 @@ class Alert(BaseModel):
     emitted_at: datetime = Field(description="Wall-clock time the worker emitted the alert.")
     score: float = Field(ge=0.0, le=1.0)
     severity: Severity
-    category: Literal["suspected_extraction"] = "suspected_extraction"
+    category: Literal["suspected_extraction", "coordinated_extraction"] = Field(
+        "suspected_extraction",
+        description="`suspected_extraction`: one account's own behaviour; `coordinated_extraction`: a "
+        "campaign over several accounts (`account_id` = its earliest member, the others in "
+        "`related_accounts`; the same `alert_id` is re-sent with a higher `revision` as it grows).",
+    )
     reasons: list[Reason] = Field(description="Evidence, most important first.")
     window: AlertWindow
     related_accounts: list[str] = Field(default_factory=list)

@@ -104,6 +104,19 @@ class Settings(BaseSettings):
         ge=60,
         description="An account alerts again at equal severity only after this much event time.",
     )
+    coordination_mode: Literal["inline", "off"] = Field(
+        "inline", description="Run the cross-account (hydra) stage in this process, or not at all."
+    )
+    coordination_suspicion: float = Field(
+        2.0,
+        ge=0,
+        description="Own extraction evidence (log-odds) above which an account joins the cross-account stage.",
+    )
+    coordination_ttl_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="A suspicious account leaves its clusters after this much idle event time.",
+    )
     seed: int = Field(7, description="Seed of the learners' randomness (replays are deterministic).")
 
     # --- Operations ---------------------------------------------------------------------------

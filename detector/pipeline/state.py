@@ -60,6 +60,7 @@ class AccountState:
         "population_learned_at",
         "recent_pos",
         "recent_prompts",
+        "suspicious_since",
         "templates",
         "text_sums",
         "text_weight",
@@ -83,6 +84,7 @@ class AccountState:
         self.gap_weight = 0.0
         self.infrastructure: tuple[int, int, int] = (0, 0, 0)
         self.population_learned_at = -math.inf
+        self.suspicious_since = -1.0  # event time its own evidence first crossed the bar (-1 = no)
         self.own_shape_baseline = -1.0  # slow average of the account's distillation shape (-1 = none)
         self.call_sums = array("d", bytes(8 * N_CALL))
         self.text_sums = array("d", bytes(8 * N_TEXT))
@@ -191,6 +193,11 @@ class AccountState:
                 break
         start = max(start_index * bucket_seconds, self.first_seen)
         return start, requests, tokens
+
+    def top_templates(self, count: int = 2) -> list[int]:
+        """Hashes of the account's most repeated prompt heads/tails (template fingerprints)."""
+        ranked = sorted(self.templates.items(), key=lambda item: (-item[1], item[0]))
+        return [key for key, seen in ranked[:count] if seen >= 3]
 
     def rate_per_hour(self, decayed_sum: float, half_life: float) -> float:
         """Turn a decayed sum into a per-hour rate, correcting for a young account's short past."""

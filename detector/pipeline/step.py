@@ -7,12 +7,14 @@ dead letters); the runner does the sending. ``detector run`` (Kafka) and ``detec
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from detector import __version__
-from detector.events import Alert, ApiCallEvent, Rejected
+from detector.events import Alert, Rejected
+from detector.pipeline.coordination import CoordinationStage, Fingerprint
 from detector.pipeline.decide import AlertPolicy, decide_one
 from detector.pipeline.features import event_signals
 from detector.pipeline.learners import (
@@ -38,6 +40,7 @@ class StepResult:
     dead_letters: list[Rejected] = field(default_factory=list)
     duplicate: bool = False
     account_id: str | None = None
+    fingerprints: list[Fingerprint] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -88,6 +91,13 @@ class Detector:
             cooldown_seconds=settings.cooldown_seconds,
             min_events=settings.min_events_to_alert,
         )
+        # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
+        # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
+        self.coordination = (
+            CoordinationStage(self.policy, settings.coordination_ttl_seconds, detector_version)
+            if settings.coordination_mode == "inline"
+            else None
+        )
         self._half_life = settings.half_life_seconds
         self._bucket_seconds = settings.window_seconds / WINDOW_BUCKETS
         self.watermark = 0.0
@@ -127,12 +137,17 @@ class Detector:
             for owned in self.partitions.values():
                 owned.accounts.expire(self.watermark)
         # 4. Score when due: every N events of the account or after enough event time.
-        alerts: list[Alert] = []
+        # 5. Suspicious accounts publish a fingerprint for the cross-account stage.
+        result = StepResult(account_id=event.account_id)
         if self._due_for_scoring(state, at):
-            alert = self._score_and_decide(state, event, at)
+            alert, fingerprint = self._score_and_decide(state, at)
             if alert is not None:
-                alerts.append(alert)
-        return StepResult(alerts=alerts, account_id=event.account_id)
+                result.alerts.append(alert)
+            if fingerprint is not None:
+                result.fingerprints.append(fingerprint)
+                if self.coordination is not None:
+                    result.alerts.extend(self.coordination.observe_one(fingerprint, self._clock()))
+        return result
 
     def partition(self, number: int | None) -> PartitionState:
         """The keyed state of one input partition (created empty on first use)."""
@@ -163,7 +178,7 @@ class Detector:
             or at - state.last_scored_at >= self.settings.score_every_seconds
         )
 
-    def _score_and_decide(self, state: AccountState, event: ApiCallEvent, at: float) -> Alert | None:
+    def _score_and_decide(self, state: AccountState, at: float) -> tuple[Alert | None, Fingerprint | None]:
         features = state.features(self._half_life)
         window = state.window_totals(self._bucket_seconds)
         assessment = self._assess(state, features, window[1], (at - window[0]) / 3600.0)
@@ -189,7 +204,38 @@ class Detector:
             learn_own_shape(state, features["distillation_shape"], elapsed, baseline_half_life)
         state.events_since_score = 0
         state.last_scored_at = at
-        return alert
+        return alert, self._fingerprint(state, assessment, at, window)
+
+    def _fingerprint(
+        self, state: AccountState, assessment: Assessment, at: float, window: tuple[float, int, int]
+    ) -> Fingerprint | None:
+        if assessment.specific < self.settings.coordination_suspicion:
+            return None
+        if state.suspicious_since < 0:
+            state.suspicious_since = at
+        network, user_agent, system_prompt = state.infrastructure
+        keys = [("template", key) for key in state.top_templates()]
+        keys += [
+            (kind, key)
+            for kind, key in (
+                ("network", network),
+                ("user_agent", user_agent),
+                ("system_prompt", system_prompt),
+            )
+            if key
+        ]
+        if state.org_id:
+            keys.append(("org", zlib.crc32(state.org_id.encode())))
+        return Fingerprint(
+            account_id=state.account_id,
+            org_id=state.org_id,
+            at=at,
+            suspicious_since=state.suspicious_since,
+            specific=assessment.specific,
+            requests=window[1],
+            tokens=window[2],
+            keys=tuple(keys),
+        )
 
     def _assess(
         self, state: AccountState, features: dict[str, float], requests: int, hours: float

@@ -1,0 +1,76 @@
+"""Cross-account stage: linked suspicious accounts become one growing campaign alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from detector.pipeline.coordination import CoordinationStage, Fingerprint
+from detector.pipeline.decide import AlertPolicy
+
+POLICY = AlertPolicy(
+    threshold=0.6, medium=0.7, high=0.8, critical=0.9, cooldown_seconds=6 * 3600, min_events=20
+)
+T0 = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def fingerprint(
+    account: str, at: float, keys: tuple[tuple[str, int], ...], specific: float = 3.0
+) -> Fingerprint:
+    return Fingerprint(
+        account_id=account,
+        org_id=None,
+        at=at,
+        suspicious_since=at,
+        specific=specific,
+        requests=10,
+        tokens=20_000,
+        keys=keys,
+    )
+
+
+def test_accounts_sharing_a_system_prompt_form_one_growing_campaign() -> None:
+    """A hydra grows: one alert_id, rising revisions, every member named in related_accounts."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(30):
+        keys = (("system_prompt", 42), ("network", 1000 + i % 3))
+        alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 60 * i, keys), NOW)
+    assert alerts, "a 30-account campaign must alert"
+    assert {a.alert_id for a in alerts} == {alerts[0].alert_id}
+    assert [a.revision for a in alerts] == list(range(1, len(alerts) + 1))
+    assert alerts[0].category == "coordinated_extraction"
+    named = {alerts[-1].account_id, *alerts[-1].related_accounts}
+    assert len(named) >= 25
+    assert alerts[-1].reasons[0].signal == "coordinated_accounts"
+
+
+def test_a_common_user_agent_alone_does_not_link_accounts() -> None:
+    """Suspicious accounts that only share a popular SDK user agent stay unlinked."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(30):
+        keys = (("user_agent", 7), ("network", 5000 + i))
+        alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 60 * i, keys), NOW)
+    assert alerts == []
+    assert stage.campaigns == {}
+
+
+def test_weak_members_do_not_make_a_campaign_alert() -> None:
+    """A cluster of barely suspicious accounts (e.g. one office behind a NAT) stays under threshold."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(20):
+        keys = (("network", 9), ("org", 3))
+        alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 600 * i, keys, specific=0.5), NOW)
+    assert alerts == []
+
+
+def test_idle_members_expire() -> None:
+    """Members idle for longer than the TTL leave the index and their campaign."""
+    stage = CoordinationStage(POLICY, ttl_seconds=3600, detector_version="test")
+    for i in range(6):
+        stage.observe_one(fingerprint(f"acct_{i}", T0, (("system_prompt", 1),)), NOW)
+    stage.observe_one(fingerprint("late", T0 + 7200, (("system_prompt", 2),)), NOW)
+    assert set(stage.members) == {"late"}
+    assert stage.campaigns == {}
