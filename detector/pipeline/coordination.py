@@ -4,7 +4,7 @@ The per-account stage publishes a compact ``Fingerprint`` only for accounts whos
 is already suspicious (so the stream is small): hashes of its prompt templates, network,
 user agent, system prompt and organisation, when it became suspicious, and how suspicious.
 This stage links two suspicious accounts when the keys they share weigh ``MIN_LINK_WEIGHT``
-(a template or system prompt, or two weaker keys), grows clusters incrementally (a new account joins the campaign of any linked member),
+(a template or system prompt, or all three weaker keys), grows clusters incrementally (a new account joins the campaign of any linked member),
 and scores a campaign on its members' evidence, its size and how synchronised its onset is.
 A campaign alert names its members in ``related_accounts``; as the campaign grows the same
 ``alert_id`` is re-emitted with a higher ``revision`` rather than one alert per account.
@@ -27,9 +27,10 @@ from detector.pipeline.decide import AlertPolicy
 
 # Link strength of a shared key: the same hidden system prompt or prompt template is specific
 # evidence of one operator; a network, user agent or organisation alone is common.
-KEY_WEIGHTS = {"template": 2, "system_prompt": 2, "network": 1, "user_agent": 1, "org": 1}
-MIN_LINK_WEIGHT = 2
+KEY_WEIGHTS = {"template": 3, "system_prompt": 3, "network": 1, "user_agent": 1, "org": 1}
+MIN_LINK_WEIGHT = 3
 MIN_CAMPAIGN_ACCOUNTS = 5
+MIN_LINKS_TO_JOIN = 2
 MAX_MEMBERS_PER_KEY = 2_000
 MAX_RELATED_IN_ALERT = 500
 SYNC_WINDOW_SECONDS = 2 * 3600.0
@@ -132,7 +133,17 @@ class CoordinationStage:
         return {other for other, weight in shared.items() if weight >= MIN_LINK_WEIGHT}
 
     def _campaign_for(self, account: str, linked: set[str]) -> Campaign | None:
-        known = {self.campaign_of[a] for a in linked | {account} if a in self.campaign_of}
+        own = self.campaign_of.get(account)
+        # A newcomer joins a campaign only when linked to at least two of its members: one shared
+        # generic template or network is a coincidence, two independent links are a pattern.
+        counts: dict[str, int] = {}
+        for other in linked:
+            campaign_id = self.campaign_of.get(other)
+            if campaign_id is not None:
+                counts[campaign_id] = counts.get(campaign_id, 0) + 1
+        known = {cid for cid, count in counts.items() if count >= MIN_LINKS_TO_JOIN}
+        if own is not None:
+            known.add(own)
         if known:
             # Join the oldest campaign; absorb the others (clusters only merge, never split).
             ordered = sorted(known, key=lambda cid: self.campaigns[cid].started)
@@ -142,6 +153,7 @@ class CoordinationStage:
                 for moved in other.members:
                     self.campaign_of[moved] = campaign.campaign_id
                 campaign.members |= other.members
+            joining = {account}
         elif len(linked) + 1 >= MIN_CAMPAIGN_ACCOUNTS:
             seed = min(linked | {account}, key=lambda a: (self.members[a].suspicious_since, a))
             started = self.members[seed].suspicious_since
@@ -149,9 +161,10 @@ class CoordinationStage:
             campaign_id = hashlib.sha256(f"{CATEGORY}\x1f{seed}\x1f{bucket}".encode()).hexdigest()[:32]
             campaign = Campaign(campaign_id, seed, self.members[seed].org_id, started)
             self.campaigns[campaign_id] = campaign
+            joining = {account} | {a for a in linked if a not in self.campaign_of}
         else:
             return None
-        for joined in linked | {account}:
+        for joined in joining:
             self.campaign_of[joined] = campaign.campaign_id
             campaign.members.add(joined)
         return campaign

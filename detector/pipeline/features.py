@@ -27,6 +27,7 @@ CALL_SHARES: tuple[str, ...] = (
     "max_tokens_one_share",
     "tools_share",
     "rate_limited_share",
+    "harvest_call_share",
 )
 # Means over all calls.
 CALL_MEANS: tuple[str, ...] = (
@@ -45,6 +46,7 @@ TEXT_SHARES: tuple[str, ...] = (
     "rubric_grading_share",
     "template_repeat_share",
     "duplicate_prompt_share",
+    "distillation_call_share",
 )
 CALL_SIGNALS: tuple[str, ...] = CALL_SHARES + CALL_MEANS
 N_CALL = len(CALL_SIGNALS)
@@ -53,6 +55,10 @@ N_TEXT = len(TEXT_SHARES)
 # Output at or above this share of max_tokens counts as "ran to the cap": a distiller asks for
 # the longest answers it can get.
 NEAR_CAP_FRACTION = 0.9
+# A "harvest call": single-turn, and the answer runs to the cap or is long and far longer than
+# the question. What a distiller buys; also what some honest users get now and then.
+HARVEST_MIN_COMPLETION = 1000
+HARVEST_MIN_RATIO = 4.0
 LOW_TEMPERATURE = 0.2
 # More alternatives per position than any label classifier needs; the public APIs cap at 20.
 MANY_TOP_LOGPROBS = 10
@@ -81,9 +87,17 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
     )
     temperature = params.temperature
     log_bias = math.log1p(params.logit_bias_size)
+    # A system prompt is one of the messages; single-turn means one user message.
+    single_turn = event.messages - (1 if event.system_prompt_hash else 0) <= 1
+    harvest = single_turn and (
+        near_cap
+        or (
+            completion_tokens >= HARVEST_MIN_COMPLETION
+            and completion_tokens >= HARVEST_MIN_RATIO * prompt_tokens
+        )
+    )
     call = (
-        # A system prompt is one of the messages; single-turn means one user message.
-        1.0 if event.messages - (1 if event.system_prompt_hash else 0) <= 1 else 0.0,
+        1.0 if single_turn else 0.0,
         1.0 if near_cap else 0.0,
         1.0 if temperature is not None and temperature <= LOW_TEMPERATURE else 0.0,
         1.0 if params.logprobs else 0.0,
@@ -92,6 +106,7 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
         1.0 if max_tokens == 1 else 0.0,
         1.0 if params.tools > 0 else 0.0,
         1.0 if event.status == 429 else 0.0,
+        1.0 if harvest else 0.0,
         math.log1p(prompt_tokens),
         math.log1p(completion_tokens),
         math.log1p(completion_tokens) - math.log1p(prompt_tokens),

@@ -185,10 +185,20 @@ def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: floa
     state.baseline_count += 1
 
 
-def learn_own_shape(state: AccountState, shape: float, elapsed: float, half_life: float) -> None:
-    """Slow average of the account's distillation shape, to see it shift (a router's new user)."""
-    if state.own_shape_baseline < 0:
-        state.own_shape_baseline = shape
-        return
+def _slow_average(current: float, value: float, elapsed: float, half_life: float) -> float:
+    if current < 0:
+        return value
     alpha = min(1.0, max(0.002, 1.0 - 0.5 ** (elapsed / half_life)))
-    state.own_shape_baseline += alpha * (shape - state.own_shape_baseline)
+    return current + alpha * (value - current)
+
+
+def learn_own_shape(
+    state: AccountState, features: dict[str, float], elapsed: float, half_life: float
+) -> None:
+    """Slow averages of what the account usually asks, to see it shift (a router's new user)."""
+    state.own_shape_baseline = _slow_average(
+        state.own_shape_baseline, features["distillation_shape"], elapsed, half_life
+    )
+    state.own_harvest_baseline = _slow_average(
+        state.own_harvest_baseline, features["harvest_call_share"], elapsed, half_life
+    )

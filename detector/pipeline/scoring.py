@@ -37,7 +37,9 @@ SHARE_WEIGHTS: dict[str, float] = {
 }
 DISTILLATION_WEIGHT = 4.0  # reasoning-eliciting templated tasks, single-turn, with rich answers
 HARVEST_SHAPE_WEIGHT = 2.5  # single-turn, answers far longer than questions (no text needed)
-LOGIT_SWEEP_WEIGHT = 2.5  # spread of log(logit_bias size): probing many tokens
+LOGIT_SWEEP_WEIGHT = 2.5
+DISTILLATION_RATE_WEIGHT = 2.5  # distillation-pattern calls per hour, whatever else the account does
+HARVEST_SHIFT_WEIGHT = 2.0  # harvest-call share far above the account's own history  # spread of log(logit_bias size): probing many tokens
 HARVEST_VOLUME_WEIGHT = 3.0  # output tokens/h above the population's 90th percentile
 CALL_VOLUME_WEIGHT = 1.0
 ANOMALY_WEIGHT = 1.5  # HalfSpaceTrees rank above the 95th percentile
@@ -80,6 +82,7 @@ class PeerView:
     own_surge_z: float
     own_shape_baseline: float
     peer_means: dict[str, float]
+    own_harvest_baseline: float
     peer_volume_p90: float
     peer_harvest_p90: float
     window_requests: int
@@ -144,6 +147,27 @@ def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[f
             f"{ratio:.1f}x the prompt length"
         )
         terms.append((HARVEST_SHAPE_WEIGHT * harvest, _reason("answer_harvest_shape", harvest, 0.0, text)))
+    distill_rate = features["distillation_calls_per_hour"]
+    if distill_rate > 8.0:
+        text = (
+            f"{distill_rate:,.0f} calls/h follow the whole distillation pattern (templated task, reasoning "
+            f"asked for, single-turn, long answer): {features['distillation_call_share']:.0%} of its prompts"
+        )
+        weight = DISTILLATION_RATE_WEIGHT * _clip((math.log2(distill_rate) - 3.0) / 4.0)
+        terms.append((weight, _reason("distillation_calls_per_hour", distill_rate, 0.0, text)))
+    harvest_share = features["harvest_call_share"]
+    if peers.own_harvest_baseline >= 0 and harvest_share - peers.own_harvest_baseline > 0.1:
+        shift = harvest_share - peers.own_harvest_baseline
+        text = (
+            f"{harvest_share:.0%} of calls now harvest long single-turn answers; this account's usual: "
+            f"{peers.own_harvest_baseline:.0%}"
+        )
+        terms.append(
+            (
+                HARVEST_SHIFT_WEIGHT * _clip(shift / 0.3),
+                _reason("own_harvest_shift", harvest_share, peers.own_harvest_baseline, text),
+            )
+        )
     sweep = features["logit_bias_sweep"]
     if sweep > 0.5:
         text = f"logit_bias sizes sweep widely (spread {sweep:.2f} in log size), as in logit probing"

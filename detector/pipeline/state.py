@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, N_TEXT, TEXT_SHARES, EventSignals
 
@@ -26,6 +26,8 @@ _LN2 = math.log(2.0)
 
 _TEMPLATE_REPEAT = TEXT_SHARES.index("template_repeat_share")
 _DUPLICATE = TEXT_SHARES.index("duplicate_prompt_share")
+_DISTILLATION_CALL = TEXT_SHARES.index("distillation_call_share")
+_HARVEST_CALL = CALL_SIGNALS.index("harvest_call_share")
 
 
 class AccountState:
@@ -56,6 +58,7 @@ class AccountState:
         "last_seen",
         "org_id",
         "output_weight",
+        "own_harvest_baseline",
         "own_shape_baseline",
         "population_learned_at",
         "recent_pos",
@@ -85,6 +88,7 @@ class AccountState:
         self.infrastructure: tuple[int, int, int] = (0, 0, 0)
         self.population_learned_at = -math.inf
         self.suspicious_since = -1.0  # event time its own evidence first crossed the bar (-1 = no)
+        self.own_harvest_baseline = -1.0  # slow average of its harvest-call share (-1 = none)
         self.own_shape_baseline = -1.0  # slow average of the account's distillation shape (-1 = none)
         self.call_sums = array("d", bytes(8 * N_CALL))
         self.text_sums = array("d", bytes(8 * N_TEXT))
@@ -140,8 +144,17 @@ class AccountState:
             text[0] += prompt.cot_elicitation
             text[1] += prompt.instruction_style
             text[2] += prompt.rubric_grading
-            text[_TEMPLATE_REPEAT] += self._count_template(prompt.head_key, prompt.tail_key)
+            templated = self._count_template(prompt.head_key, prompt.tail_key)
+            text[_TEMPLATE_REPEAT] += templated
             text[_DUPLICATE] += self._remember_prompt(prompt.content_key)
+            # One call that is the whole distiller's pattern: reasoning asked for on a templated
+            # or instruction task, single-turn, with a harvested (long / capped) answer.
+            if (
+                signals.call[_HARVEST_CALL]
+                and prompt.cot_elicitation
+                and (prompt.instruction_style or templated)
+            ):
+                text[_DISTILLATION_CALL] += 1.0
         self._add_to_window(at, signals.tokens, bucket_seconds)
 
     def _count_template(self, head: int, tail: int) -> float:
@@ -230,6 +243,9 @@ class AccountState:
             out["rhythm_regularity"] = max(0.0, 1.0 - spread / 1.5)
         else:
             out["rhythm_regularity"] = 0.0
+        out["distillation_calls_per_hour"] = (
+            out["distillation_call_share"] * out["text_coverage"] * out["calls_per_hour"]
+        )
         # The distiller's shape: single-turn calls that ask for reasoning on templated tasks.
         out["distillation_shape"] = (
             out["cot_elicitation_share"]
@@ -245,11 +261,14 @@ SHARE_FEATURES = (*CALL_SHARES, *TEXT_SHARES)
 class AccountStore:
     """Accounts by id, least recently seen first, with TTL and size-cap eviction."""
 
-    def __init__(self, ttl_seconds: float, max_accounts: int) -> None:
+    def __init__(self, ttl_seconds: float, max_accounts: int, track_removals: bool = False) -> None:
         self._accounts: OrderedDict[str, AccountState] = OrderedDict()
         self._ttl = ttl_seconds
         self._max = max_accounts
         self.evicted = 0
+        # Ids evicted since the owner last drained this list: the tombstones a state changelog
+        # must write (None = nobody drains it, so nothing is kept).
+        self.removed: list[str] | None = [] if track_removals else None
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -266,8 +285,10 @@ class AccountStore:
             state = AccountState(account_id, org_id, at)
             self._accounts[account_id] = state
             if len(self._accounts) > self._max:
-                self._accounts.popitem(last=False)
+                evicted_id, _ = self._accounts.popitem(last=False)
                 self.evicted += 1
+                if self.removed is not None:
+                    self.removed.append(evicted_id)
         else:
             self._accounts.move_to_end(account_id)
             if org_id is not None:
@@ -283,10 +304,22 @@ class AccountStore:
             oldest = next(iter(accounts.values()))
             if oldest.last_seen >= horizon:
                 break
-            accounts.popitem(last=False)
+            expired_id, _ = accounts.popitem(last=False)
             expired += 1
+            if self.removed is not None:
+                self.removed.append(expired_id)
         self.evicted += expired
         return expired
+
+    def load(self, states: Iterable[AccountState]) -> None:
+        """Replace the contents with restored accounts, least recently seen first (the order the
+        TTL sweep and the size cap rely on)."""
+        self._accounts = OrderedDict((s.account_id, s) for s in sorted(states, key=lambda s: s.last_seen))
+        while len(self._accounts) > self._max:  # the cap was lowered since the state was saved
+            evicted_id, _ = self._accounts.popitem(last=False)
+            self.evicted += 1
+            if self.removed is not None:
+                self.removed.append(evicted_id)
 
 
 class DedupWindow:

@@ -8,7 +8,7 @@ dead letters); the runner does the sending. ``detector run`` (Kafka) and ``detec
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,6 +50,16 @@ class PartitionState:
     accounts: AccountStore
     dedup: DedupWindow
     dirty: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionChanges:
+    """One partition's state changes since the last checkpoint: accounts to write (live objects:
+    serialise them before processing goes on) and ids that were forgotten (tombstones)."""
+
+    partition: int | None
+    updated: list[AccountState]
+    removed: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,19 +159,58 @@ class Detector:
                     result.alerts.extend(self.coordination.observe_one(fingerprint, self._clock()))
         return result
 
+    # --- partition management: what a checkpoint, a restore and a rebalance work with ----------
     def partition(self, number: int | None) -> PartitionState:
         """The keyed state of one input partition (created empty on first use)."""
         owned = self.partitions.get(number)
         if owned is None:
-            owned = self.partitions[number] = PartitionState(
-                AccountStore(self.settings.account_ttl_seconds, self.settings.max_accounts),
-                DedupWindow(self.settings.dedup_window_events),
-            )
+            owned = self.partitions[number] = self.empty_partition()
         return owned
 
-    def drop_partition(self, number: int | None) -> None:
-        """Forget a revoked partition's state (after its offsets were committed)."""
-        self.partitions.pop(number, None)
+    def empty_partition(self) -> PartitionState:
+        """A fresh partition state; its store records evictions so they become tombstones."""
+        return PartitionState(
+            AccountStore(self.settings.account_ttl_seconds, self.settings.max_accounts, track_removals=True),
+            DedupWindow(self.settings.dedup_window_events),
+        )
+
+    def restore_partition(self, number: int | None, accounts: Iterable[AccountState]) -> PartitionState:
+        """Install a partition's state rebuilt from its checkpoint, replacing whatever was there.
+
+        The recent-event-id window starts empty: redeliveries of events already folded in are
+        still recognised by each account's ``applied_offset``.
+        """
+        owned = self.empty_partition()
+        owned.accounts.load(accounts)
+        self.partitions[number] = owned
+        return owned
+
+    def adopt_partition(self, number: int | None, owned: PartitionState) -> None:
+        """Install a partition state kept in memory (a local snapshot) as this partition's state."""
+        self.partitions[number] = owned
+
+    def drop_partition(self, number: int | None) -> PartitionState | None:
+        """Forget a revoked partition's state (after its offsets were committed); returns it, so a
+        caller may keep it as a local snapshot to speed up a later restore."""
+        return self.partitions.pop(number, None)
+
+    def take_changes(self, number: int | None) -> PartitionChanges:
+        """Drain the partition's changes since the last call: what a checkpoint must write."""
+        owned = self.partitions.get(number)
+        if owned is None:
+            return PartitionChanges(number, [], [])
+        removed_log = owned.accounts.removed or []
+        updated: list[AccountState] = []
+        removed: list[str] = []
+        for account_id in owned.dirty.union(removed_log):
+            state = owned.accounts.get(account_id)
+            if state is None:
+                removed.append(account_id)
+            else:
+                updated.append(state)
+        owned.dirty.clear()
+        removed_log.clear()
+        return PartitionChanges(number, updated, removed)
 
     @property
     def tracked_accounts(self) -> int:
@@ -201,7 +250,7 @@ class Detector:
                 state.population_learned_at = at
             baseline_half_life = self.settings.baseline_half_life_seconds
             learn_own_baseline(state, features["calls_per_hour"], elapsed, baseline_half_life)
-            learn_own_shape(state, features["distillation_shape"], elapsed, baseline_half_life)
+            learn_own_shape(state, features, elapsed, baseline_half_life)
         state.events_since_score = 0
         state.last_scored_at = at
         return alert, self._fingerprint(state, assessment, at, window)
@@ -247,6 +296,7 @@ class Detector:
             harvest_rank=harvest_rank,
             own_surge_z=own_surge(state, features["calls_per_hour"]),
             own_shape_baseline=state.own_shape_baseline if state.baseline_count >= 6 else -1.0,
+            own_harvest_baseline=state.own_harvest_baseline if state.baseline_count >= 6 else -1.0,
             peer_means={name: self.population.peer_mean(name) for name in features},
             peer_volume_p90=self.population.volume_at(0.9),
             peer_harvest_p90=self.population.harvest_at(0.9),

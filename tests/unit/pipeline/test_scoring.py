@@ -23,6 +23,7 @@ def view(volume_rank: float = 0.5, anomaly_rank: float = 0.5, harvest_rank: floa
         harvest_rank=harvest_rank,
         own_surge_z=0.0,
         own_shape_baseline=-1.0,
+        own_harvest_baseline=-1.0,
         peer_means=PEERS,
         peer_volume_p90=20.0,
         peer_harvest_p90=20_000.0,
@@ -40,6 +41,9 @@ def features(**values: float) -> dict[str, float]:
         log_output_input_ratio=0.0,
         logit_bias_sweep=0.0,
         rhythm_regularity=0.0,
+        harvest_call_share=0.05,
+        distillation_call_share=0.0,
+        distillation_calls_per_hour=0.0,
     )
     base.update(values)
     base["distillation_shape"] = values.get(
