@@ -148,11 +148,11 @@ class CoordinationStage:
             # Join the oldest campaign; absorb the others (clusters only merge, never split).
             ordered = sorted(known, key=lambda cid: self.campaigns[cid].started)
             campaign = self.campaigns[ordered[0]]
-            for other_id in ordered[1:]:
-                other = self.campaigns.pop(other_id)
-                for moved in other.members:
+            for absorbed_id in ordered[1:]:
+                absorbed = self.campaigns.pop(absorbed_id)
+                for moved in absorbed.members:
                     self.campaign_of[moved] = campaign.campaign_id
-                campaign.members |= other.members
+                campaign.members |= absorbed.members
             joining = {account}
         elif len(linked) + 1 >= MIN_CAMPAIGN_ACCOUNTS:
             seed = min(linked | {account}, key=lambda a: (self.members[a].suspicious_since, a))

@@ -188,7 +188,7 @@ def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: floa
 def _slow_average(current: float, value: float, elapsed: float, half_life: float) -> float:
     if current < 0:
         return value
-    alpha = min(1.0, max(0.002, 1.0 - 0.5 ** (elapsed / half_life)))
+    alpha = min(1.0, max(0.002, 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)))
     return current + alpha * (value - current)
 
 
