@@ -105,3 +105,65 @@ def test_late_event_does_not_rewind_the_clock() -> None:
     state.update_one(signals(), START.timestamp(), HALF_LIFE, BUCKET)
     assert state.last_seen == (START + timedelta(hours=1)).timestamp()
     assert state.total_events == 2
+
+
+def test_logit_bias_sweep_separates_probing_from_a_fixed_label_set() -> None:
+    """Varying logit_bias sizes read as a sweep; one fixed size (a classifier's labels) does not."""
+    sweep = AccountState("probe", None, START.timestamp())
+    fixed = AccountState("classifier", None, START.timestamp())
+    for i in range(200):
+        at = START.timestamp() + i * 10.0
+        sweep.update_one(signals(params={"logit_bias_size": [0, 5, 50, 300][i % 4]}), at, HALF_LIFE, BUCKET)
+        fixed.update_one(signals(params={"logit_bias_size": 4}), at, HALF_LIFE, BUCKET)
+    assert sweep.features(HALF_LIFE)["logit_bias_sweep"] > 1.0
+    assert fixed.features(HALF_LIFE)["logit_bias_sweep"] < 0.01
+
+
+def test_rhythm_regularity_separates_a_scheduler_from_people() -> None:
+    """Evenly spaced calls read as machine rhythm; exponential gaps (people, Poisson) do not."""
+    import random
+
+    rng = random.Random(3)
+    machine = AccountState("machine", None, START.timestamp())
+    person = AccountState("person", None, START.timestamp())
+    t_machine = t_person = START.timestamp()
+    for _ in range(300):
+        t_machine += 4.0
+        t_person += rng.expovariate(1 / 60.0)
+        machine.update_one(signals(), t_machine, HALF_LIFE, BUCKET)
+        person.update_one(signals(), t_person, HALF_LIFE, BUCKET)
+    assert machine.features(HALF_LIFE)["rhythm_regularity"] > 0.9
+    assert person.features(HALF_LIFE)["rhythm_regularity"] < 0.3
+
+
+def test_system_prompt_is_not_a_conversation_turn() -> None:
+    """messages=2 with a system prompt is single-turn; messages=3 with one is a conversation."""
+    assert signals(messages=2, system_prompt_hash="h").call[0] == 1.0
+    assert signals(messages=3, system_prompt_hash="h").call[0] == 0.0
+    assert signals(messages=2, system_prompt_hash=None).call[0] == 0.0
+
+
+def test_distillation_calls_are_counted_only_with_the_whole_pattern() -> None:
+    """A templated step-by-step task with a capped single-turn answer counts; a chat does not."""
+    state = AccountState("acct", None, START.timestamp())
+    for i in range(60):
+        state.update_one(
+            signals(
+                prompt=f"Solve task {i}: add the numbers. Think step by step and show your reasoning.",
+                completion_tokens=4000,
+                params={"max_tokens": 4096},
+            ),
+            START.timestamp() + i * 60.0,
+            HALF_LIFE,
+            BUCKET,
+        )
+    chat = AccountState("chat", None, START.timestamp())
+    for i in range(60):
+        chat.update_one(
+            signals(prompt=f"hi there {i}", completion_tokens=300),
+            START.timestamp() + i * 60.0,
+            HALF_LIFE,
+            BUCKET,
+        )
+    assert state.features(HALF_LIFE)["distillation_call_share"] > 0.9
+    assert chat.features(HALF_LIFE)["distillation_call_share"] == 0.0
