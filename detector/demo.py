@@ -85,9 +85,11 @@ def _view(progress: DemoProgress, labels: dict[str, str], detector: Detector) ->
     for alert in progress.alerts[-15:]:
         reasons = "\n".join(r["explanation"] for r in alert["reasons"][:3])
         truth = labels.get(alert["account_id"])
+        related = alert.get("related_accounts") or []
+        account = alert["account_id"] + (f"\n+{len(related)} related" if related else "")
         table.add_row(
             alert["detected_at"][5:16].replace("T", " "),
-            alert["account_id"],
+            account,
             Text(alert["severity"], style=_SEVERITY_STYLE.get(alert["severity"], "")),
             f"{alert['score']:.2f}",
             reasons,
@@ -106,7 +108,7 @@ def _summary(
     console: Console, progress: DemoProgress, campaigns: list[dict[str, Any]], detector: Detector
 ) -> None:
     table = Table(title="Planted campaigns", expand=True)
-    for column in ("campaign", "style", "accounts", "caught", "first alert after start"):
+    for column in ("campaign", "style", "accounts", "named in alerts", "first alert after start"):
         table.add_column(column)
     by_campaign: dict[str, list[dict[str, Any]]] = {}
     for label in campaigns:
@@ -190,7 +192,8 @@ def run_demo(settings: Settings, *, hours: float, accounts: int, seed: int, spee
                         alert = orjson.loads(value)
                         progress.alerts.append(alert)
                         detected = datetime.fromisoformat(alert["detected_at"])
-                        progress.first_alert_at.setdefault(alert["account_id"], detected)
+                        for named in (alert["account_id"], *alert.get("related_accounts", [])):
+                            progress.first_alert_at.setdefault(named, detected)
                     live.update(_view(progress, labels, detector))
                     caught_up = progress.producing_done and detector.events_processed >= progress.produced
                     if caught_up:

@@ -31,6 +31,9 @@ KEY_WEIGHTS = {"template": 3, "system_prompt": 3, "network": 1, "user_agent": 1,
 MIN_LINK_WEIGHT = 3
 MIN_CAMPAIGN_ACCOUNTS = 5
 MIN_LINKS_TO_JOIN = 2
+# A newcomer must look at least half as suspicious as the campaign's typical member: a campaign
+# runs one playbook, so its members look alike; a bystander sharing a network does not.
+CONSISTENCY = 0.5
 MAX_MEMBERS_PER_KEY = 2_000
 MAX_RELATED_IN_ALERT = 500
 SYNC_WINDOW_SECONDS = 2 * 3600.0
@@ -141,7 +144,12 @@ class CoordinationStage:
             campaign_id = self.campaign_of.get(other)
             if campaign_id is not None:
                 counts[campaign_id] = counts.get(campaign_id, 0) + 1
-        known = {cid for cid, count in counts.items() if count >= MIN_LINKS_TO_JOIN}
+        specific = self.members[account].specific
+        known = {
+            cid
+            for cid, count in counts.items()
+            if count >= MIN_LINKS_TO_JOIN and specific >= CONSISTENCY * self._median_specific(cid)
+        }
         if own is not None:
             known.add(own)
         if known:
@@ -169,6 +177,12 @@ class CoordinationStage:
             campaign.members.add(joined)
         return campaign
 
+    def _median_specific(self, campaign_id: str) -> float:
+        values = sorted(
+            self.members[m].specific for m in self.campaigns[campaign_id].members if m in self.members
+        )
+        return values[len(values) // 2] if values else 0.0
+
     def _maybe_alert(self, campaign: Campaign, at: float, emitted_at: datetime) -> Alert | None:
         live = [m for m in campaign.members if m in self.members]
         size = len(live)
@@ -179,9 +193,12 @@ class CoordinationStage:
         onsets = sorted(m.suspicious_since for m in members)
         median_onset = onsets[size // 2]
         synchronised = sum(1 for t in onsets if abs(t - median_onset) <= SYNC_WINDOW_SECONDS) / size
-        size_term = SIZE_WEIGHT * min(1.0, math.log2(size) / 5.0)
-        sync_term = SYNC_WEIGHT * synchronised
-        evidence = mean_specific + min(size_term + sync_term, 2.0 * mean_specific)
+        # Coordination shows as size *and* a shared onset; accounts that merely resemble each
+        # other over a day (common phrasings, one cloud) get little from their number.
+        amplifier = (SIZE_WEIGHT * min(1.0, math.log2(size) / 5.0) + SYNC_WEIGHT) * synchronised
+        # Size and synchrony amplify the members' own evidence, at most doubling it: many weakly
+        # odd accounts that share an office network do not add up to a campaign.
+        evidence = mean_specific + min(amplifier, mean_specific)
         score = 1.0 / (1.0 + math.exp(-(evidence - BIAS)))
         severity = self._policy.severity(score)
         if severity is None:
