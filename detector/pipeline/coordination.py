@@ -29,6 +29,8 @@ from detector.pipeline.decide import AlertPolicy
 # evidence of one operator; a network, user agent or organisation alone is common.
 KEY_WEIGHTS = {"template": 3, "system_prompt": 3, "network": 1, "user_agent": 1, "org": 1}
 MIN_LINK_WEIGHT = 3
+# Joining an existing campaign takes two links to its members, each of at least two weak keys.
+MIN_JOIN_LINK_WEIGHT = 2
 MIN_CAMPAIGN_ACCOUNTS = 5
 MIN_LINKS_TO_JOIN = 2
 # A newcomer must look at least half as suspicious as the campaign's typical member: a campaign
@@ -117,30 +119,33 @@ class CoordinationStage:
             holders[account] = None
             if len(holders) > MAX_MEMBERS_PER_KEY:
                 holders.popitem(last=False)
-        linked = self._linked(account, member)
-        if not linked and account not in self.campaign_of:
+        strong, weak = self._linked(account, member)
+        if not weak and account not in self.campaign_of:
             return []
-        campaign = self._campaign_for(account, linked)
+        campaign = self._campaign_for(account, strong, weak)
         if campaign is None:
             return []
         alert = self._maybe_alert(campaign, fingerprint.at, emitted_at)
         return [alert] if alert is not None else []
 
-    def _linked(self, account: str, member: _Member) -> set[str]:
+    def _linked(self, account: str, member: _Member) -> tuple[set[str], set[str]]:
+        """(accounts linked strongly enough to found a campaign, accounts linked at all)."""
         shared: dict[str, int] = {}
         for key in member.keys:
             weight = KEY_WEIGHTS[key[0]]
             for other in self.by_key.get(key, ()):
                 if other != account:
                     shared[other] = shared.get(other, 0) + weight
-        return {other for other, weight in shared.items() if weight >= MIN_LINK_WEIGHT}
+        strong = {other for other, weight in shared.items() if weight >= MIN_LINK_WEIGHT}
+        weak = {other for other, weight in shared.items() if weight >= MIN_JOIN_LINK_WEIGHT}
+        return strong, weak
 
-    def _campaign_for(self, account: str, linked: set[str]) -> Campaign | None:
+    def _campaign_for(self, account: str, linked: set[str], weak: set[str]) -> Campaign | None:
         own = self.campaign_of.get(account)
         # A newcomer joins a campaign only when linked to at least two of its members: one shared
         # generic template or network is a coincidence, two independent links are a pattern.
         counts: dict[str, int] = {}
-        for other in linked:
+        for other in weak:
             campaign_id = self.campaign_of.get(other)
             if campaign_id is not None:
                 counts[campaign_id] = counts.get(campaign_id, 0) + 1
