@@ -22,6 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
+
 from detector.events import Alert, AlertWindow, Reason
 from detector.pipeline.decide import AlertPolicy
 
@@ -283,3 +285,49 @@ class CoordinationStage:
                 campaign.members.discard(account)
                 if not campaign.members:
                     del self.campaigns[campaign_id]
+
+
+def encode_fingerprint(fingerprint: Fingerprint) -> bytes:
+    """Wire form of a fingerprint on the internal fingerprints topic (hashes and counts only)."""
+    return orjson.dumps(
+        {
+            "v": 1,
+            "account_id": fingerprint.account_id,
+            "org_id": fingerprint.org_id,
+            "at": fingerprint.at,
+            "suspicious_since": fingerprint.suspicious_since,
+            "specific": fingerprint.specific,
+            "requests": fingerprint.requests,
+            "tokens": fingerprint.tokens,
+            "keys": [[kind, key] for kind, key in fingerprint.keys],
+        }
+    )
+
+
+def decode_fingerprint(raw: bytes) -> Fingerprint:
+    """Inverse of ``encode_fingerprint``; raises ``ValueError`` on anything else."""
+    try:
+        document = orjson.loads(raw)
+        keys = tuple((str(kind), int(key)) for kind, key in document["keys"])
+        if document.get("v") != 1 or any(kind not in KEY_WEIGHTS for kind, _ in keys):
+            raise ValueError("unknown fingerprint version or key kind")
+        return Fingerprint(
+            account_id=str(document["account_id"]),
+            org_id=None if document["org_id"] is None else str(document["org_id"]),
+            at=float(document["at"]),
+            suspicious_since=float(document["suspicious_since"]),
+            specific=float(document["specific"]),
+            requests=int(document["requests"]),
+            tokens=int(document["tokens"]),
+            keys=keys,
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"not a fingerprint: {type(error).__name__}") from error
+
+
+def partition_key(fingerprint: Fingerprint) -> bytes:
+    """Key on the fingerprints topic: the strongest key, so that accounts sharing a template or
+    system prompt meet in one partition of the coordination stage."""
+    strong = [key for key in fingerprint.keys if KEY_WEIGHTS[key[0]] >= MIN_LINK_WEIGHT]
+    kind, value = min(strong) if strong else (min(fingerprint.keys) if fingerprint.keys else ("account", 0))
+    return f"{kind}:{value}".encode()

@@ -74,3 +74,42 @@ def test_idle_members_expire() -> None:
     stage.observe_one(fingerprint("late", T0 + 7200, (("system_prompt", 2),)), NOW)
     assert set(stage.members) == {"late"}
     assert stage.campaigns == {}
+
+
+def test_fingerprint_round_trips_through_its_wire_form() -> None:
+    """What the account stage publishes is exactly what the coordination stage reads."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from detector.pipeline.coordination import KEY_WEIGHTS, decode_fingerprint, encode_fingerprint
+
+    @given(
+        account=st.text(min_size=1, max_size=40),
+        specific=st.floats(min_value=0, max_value=50, allow_nan=False),
+        keys=st.lists(st.tuples(st.sampled_from(sorted(KEY_WEIGHTS)), st.integers(0, 2**32 - 1)), max_size=6),
+    )
+    def check(account: str, specific: float, keys: list[tuple[str, int]]) -> None:
+        original = Fingerprint(
+            account_id=account,
+            org_id=None,
+            at=T0,
+            suspicious_since=T0 - 5,
+            specific=specific,
+            requests=3,
+            tokens=400,
+            keys=tuple(keys),
+        )
+        assert decode_fingerprint(encode_fingerprint(original)) == original
+
+    check()
+
+
+def test_garbage_on_the_fingerprint_topic_is_a_value_error() -> None:
+    """Anything that is not a v1 fingerprint is refused with ValueError (dead-lettered upstream)."""
+    import pytest
+
+    from detector.pipeline.coordination import decode_fingerprint
+
+    for raw in (b"nope", b"{}", b'{"v": 2, "keys": []}', b'{"v": 1, "keys": [["secret", 1]]}'):
+        with pytest.raises(ValueError, match="fingerprint"):
+            decode_fingerprint(raw)
