@@ -43,6 +43,7 @@ MAX_RELATED_IN_ALERT = 500
 SYNC_WINDOW_SECONDS = 2 * 3600.0
 SIZE_WEIGHT = 3.0  # log-odds at 32 members
 SYNC_WEIGHT = 1.5
+MIN_SYNCHRONISED = 0.5
 BIAS = 5.0
 CATEGORY = "coordinated_extraction"
 
@@ -200,6 +201,8 @@ class CoordinationStage:
         onsets = sorted(m.suspicious_since for m in members)
         median_onset = onsets[size // 2]
         synchronised = sum(1 for t in onsets if abs(t - median_onset) <= SYNC_WINDOW_SECONDS) / size
+        if synchronised < MIN_SYNCHRONISED:
+            return None  # look-alikes that turned suspicious at unrelated times: not one operator
         # Coordination shows as size *and* a shared onset; accounts that merely resemble each
         # other over a day (common phrasings, one cloud) get little from their number.
         amplifier = (SIZE_WEIGHT * min(1.0, math.log2(size) / 5.0) + SYNC_WEIGHT) * synchronised

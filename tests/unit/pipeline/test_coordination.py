@@ -113,3 +113,13 @@ def test_garbage_on_the_fingerprint_topic_is_a_value_error() -> None:
     for raw in (b"nope", b"{}", b'{"v": 2, "keys": []}', b'{"v": 1, "keys": [["secret", 1]]}'):
         with pytest.raises(ValueError, match="fingerprint"):
             decode_fingerprint(raw)
+
+
+def test_look_alikes_without_a_shared_onset_are_not_a_campaign() -> None:
+    """Accounts sharing a template but turning suspicious hours apart raise no campaign alert."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(12):
+        keys = (("template", 77),)
+        alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 3 * 3600 * i, keys, specific=4.0), NOW)
+    assert alerts == []
