@@ -14,7 +14,13 @@ def render() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = "unset" if default is None else "(secret)" if hasattr(default, "get_secret_value") else f"`{default}`"
+        shown = (
+            "unset"
+            if default is None
+            else "(secret)"
+            if hasattr(default, "get_secret_value")
+            else f"`{default}`"
+        )
         rows.append(f"| `DETECTOR_{name.upper()}` | {shown} | {field.description} |")
     return "\n".join(rows)
 
