@@ -41,40 +41,52 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 # --- run ------------------------------------------------------------------------------------------
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
-    from detector.kafka import KafkaSink, KafkaSource
-    from detector.kafka.client import DeliveryError
+    from detector.kafka import ChangelogTopicError, DeliveryError, KafkaWorker, changelog_topic, start_worker
     from detector.metrics import Metrics, serve_http
     from detector.pipeline.step import Detector
-    from detector.runner import run_loop
 
     stop = threading.Event()
     install_stop_handlers(stop)
-    metrics = Metrics()
+    metrics = Metrics(liveness_timeout_s=settings.liveness_timeout_seconds)
     server = serve_http(metrics, settings.metrics_port) if settings.metrics_port else None
     log.info(
         "worker_starting",
         version=__version__,
         bootstrap_servers=settings.bootstrap_servers,
+        security_protocol=settings.security_protocol,
         group_id=settings.group_id,
         events_topic=settings.events_topic,
         alerts_topic=settings.alerts_topic,
         dlq_topic=settings.dlq_topic,
+        changelog_topic=changelog_topic(settings) if settings.state_changelog else None,
     )
     detector = Detector(settings, clock=wall_clock)
-    sink = KafkaSink(settings)
-    source = KafkaSource(settings, metrics)
+    worker: KafkaWorker | None = None
     exit_code = 0
     try:
-        stats = run_loop(detector, source, sink, stop, metrics)
-        log.info("worker_stopped", events=stats.events, invalid=stats.invalid, alerts=stats.alerts)
+        # Waits for the broker and the changelog topic (not ready meanwhile); None = stopped.
+        worker = start_worker(settings, detector, metrics, stop)
+        if worker is not None:
+            stats = worker.run()
+            log.info(
+                "worker_stopped",
+                events=stats.events,
+                invalid=stats.invalid,
+                duplicates=stats.duplicates,
+                alerts=stats.alerts,
+            )
     except DeliveryError as error:
-        # Offsets of the failed batch were not committed: a restart re-reads and re-sends it.
+        # Stopped while a batch was undelivered: its offsets were not committed, so the next
+        # owner of its partitions re-reads and re-sends it.
         log.error("delivery_failed", error=str(error))
         exit_code = 1
+    except ChangelogTopicError as error:
+        log.error("changelog_topic_invalid", error=str(error))
+        exit_code = 2
     finally:
-        metrics.ready.set(0)
-        sink.close()
-        source.close()
+        metrics.not_ready()
+        if worker is not None:
+            worker.close()
         if server is not None:
             server.shutdown()
     return exit_code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -38,6 +39,10 @@ def _finite(value: float | None) -> float | None:
 
 FiniteFloat = Annotated[float, AfterValidator(_finite)]
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+# A token count above this is a gateway bug, not a call; bounding it keeps every per-account sum
+# (64-bit) finite whatever a hostile or broken producer sends (found by fuzzing: 2**64 - 1).
+MAX_TOKENS_PER_CALL = 1_000_000_000
+TokenCount = Annotated[StrictInt, Field(ge=0, le=MAX_TOKENS_PER_CALL)]
 
 
 class CallParams(BaseModel):
@@ -85,9 +90,9 @@ class ApiCallEvent(BaseModel):
     endpoint: str
     model: str
     status: StrictInt
-    prompt_tokens: NonNegativeInt
-    completion_tokens: NonNegativeInt
-    reasoning_tokens: NonNegativeInt = 0
+    prompt_tokens: TokenCount
+    completion_tokens: TokenCount
+    reasoning_tokens: TokenCount = 0
     latency_ms: Annotated[FiniteFloat, Field(ge=0)] | None = None
     messages: Annotated[StrictInt, Field(ge=1)] = 1
     system_prompt_hash: str | None = None
@@ -122,12 +127,17 @@ class ApiCallEvent(BaseModel):
     @field_validator("client_ip")
     @classmethod
     def _check_ip(cls, value: str | None) -> str | None:
-        if value is not None:
+        # Fast path: exactly the dotted quads ``ipaddress`` accepts (no leading zeros, <= 255).
+        if value is not None and _DOTTED_QUAD.fullmatch(value) is None:
             try:
                 ipaddress.ip_address(value)
             except ValueError as exc:
                 raise ValueError("client_ip is not an IPv4/IPv6 address") from exc
         return value
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 class Severity(StrEnum):

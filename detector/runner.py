@@ -1,14 +1,18 @@
-"""The loop: poll a batch → process_one each record → publish → acknowledge → commit.
+"""The loop: poll a batch → process_one each record → deliver → checkpoint state → commit.
 
-Sources and sinks are the only difference between ``detector run`` (Kafka) and
-``detector replay`` (files); the detector in the middle is the same object.
+Sources, sinks and state backends are the only difference between ``detector run`` (Kafka, with
+a state changelog) and ``detector replay`` (files, state in memory); the detector in the middle is
+the same object.
 
-Commit order, per batch (at-least-once):
-  1. every record is processed; alerts and dead letters are handed to the sink;
-  2. ``sink.flush()`` returns only when the broker acknowledged all of them (raises otherwise);
-  3. only then ``source.commit(batch)`` commits the offsets after the batch.
-A crash between 2 and 3 replays the batch: events are deduplicated by ``event_id`` and the alerts
-that are emitted again carry the same ``alert_id``.
+Commit order, per batch (at-least-once; see docs/operations.md):
+  1. ``sink.flush()``: every alert and dead letter of the batch is acknowledged by the broker
+     (on Kafka it waits out failures with backoff while consumption is paused: backpressure);
+  2. ``state.flush()``: the accounts the batch changed are written to the state changelog and
+     acknowledged, with a tombstone for each account that expired;
+  3. ``source.commit(batch)``: only then the offsets after the batch are committed.
+A crash before 1 or 2 completes re-reads the batch from the last commit onto the state of the
+last checkpoint: alerts come out again with the same ``alert_id``. A crash between 2 and 3
+re-reads it onto state that already holds it: each account skips the offsets it has applied.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ log = structlog.get_logger("detector.runner")
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """One raw input message and where it came from."""
+    """One raw input message, where it came from, and when it was appended (ms, if known)."""
 
     value: bytes
     ref: SourceRef
+    timestamp_ms: int | None = None
 
 
 class Source(Protocol):
@@ -61,6 +66,24 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+class StateBackend(Protocol):
+    """Where keyed state is made durable; ``flush`` blocks until the batch's changes are."""
+
+    def flush(self) -> None: ...
+
+
+class InMemoryState:
+    """No durability (``replay``, and ``run`` with the changelog off): changes are discarded, so
+    the change log of each partition does not grow with every account ever seen."""
+
+    def __init__(self, detector: Detector) -> None:
+        self._detector = detector
+
+    def flush(self) -> None:
+        for number in list(self._detector.partitions):
+            self._detector.take_changes(number)
+
+
 @dataclass(slots=True)
 class RunStats:
     """Counts for the end-of-run summary line."""
@@ -82,12 +105,17 @@ def run_loop(
     sink: Sink,
     stop: threading.Event,
     metrics: Metrics | None = None,
+    *,
+    state: StateBackend | None = None,
 ) -> RunStats:
     """Process until the source is exhausted or ``stop`` is set; the batch in hand is finished."""
     stats = RunStats()
+    store = state if state is not None else InMemoryState(detector)
     started = time.perf_counter()
     try:
         while not stop.is_set():
+            if metrics:
+                metrics.beat()
             batch = source.poll()
             if not batch:
                 if source.exhausted:
@@ -128,11 +156,23 @@ def run_loop(
                     if metrics:
                         metrics.alert(alert.severity.value)
             stats.events += len(batch)
-            # Commit order: alerts and dead letters acknowledged → then offsets.
+            processed = time.perf_counter() - batch_started
+            # Commit order: 1. alerts and dead letters acknowledged → 2. state changelog written
+            # and acknowledged → 3. input offsets committed.
             sink.flush()
+            store.flush()
             source.commit(batch)
             if metrics:
-                metrics.batch(len(batch), time.perf_counter() - batch_started, detector.tracked_accounts)
+                metrics.batch(len(batch), processed, detector.tracked_accounts)
+                _observe_latency(metrics, batch)
     finally:
         stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _observe_latency(metrics: Metrics, batch: Sequence[SourceRecord]) -> None:
+    """Seconds from each record's append to the input topic to the commit of its batch."""
+    now_ms = time.time() * 1000.0
+    for record in batch:
+        if record.timestamp_ms is not None and record.timestamp_ms > 0:
+            metrics.event_latency.observe(max(0.0, (now_ms - record.timestamp_ms) / 1000.0))

@@ -6,9 +6,10 @@ file) and passed down; nothing below the entry point reads the environment.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,7 +34,18 @@ class Settings(BaseSettings):
     poll_timeout_ms: int = Field(500, ge=10, description="How long one poll waits for records.")
     producer_linger_ms: int = Field(5, ge=0, description="Producer batching delay.")
     producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
-        "none", description="Compression of alerts and dead letters."
+        "none", description="Compression of alerts, dead letters and the state changelog."
+    )
+    retry_backoff_ms: int = Field(
+        200, ge=1, description="First wait before a failed Kafka operation is retried; doubles per attempt."
+    )
+    retry_backoff_max_ms: int = Field(
+        10_000, ge=1, description="Longest wait between retries of a failed Kafka operation."
+    )
+    producer_delivery_timeout_ms: int = Field(
+        120_000,
+        ge=1_000,
+        description="How long the producer tries to deliver a message before the worker re-sends it.",
     )
 
     # --- Kafka security (passed through to kafka-python) -------------------------------------
@@ -49,6 +61,12 @@ class Settings(BaseSettings):
     ssl_certfile: str | None = Field(None, description="Client certificate (mTLS).")
     ssl_keyfile: str | None = Field(None, description="Client private key (mTLS).")
     ssl_password: SecretStr | None = Field(None, description="Password of the client key.")
+    sasl_password_file: str | None = Field(
+        None, description="File holding the SASL password (a mounted secret), if SASL_PASSWORD is unset."
+    )
+    ssl_password_file: str | None = Field(
+        None, description="File holding the client key password, if SSL_PASSWORD is unset."
+    )
 
     # --- Input limits and delivery ------------------------------------------------------------
     max_message_bytes: int = Field(
@@ -73,6 +91,11 @@ class Settings(BaseSettings):
     )
     max_accounts: int = Field(
         2_000_000, ge=1, description="Hard cap on tracked accounts; least recently seen evicted."
+    )
+    state_changelog: bool = Field(
+        True,
+        description="Checkpoint account state to the compacted topic `<group_id>-accounts-changelog`, "
+        "restored on partition assignment.",
     )
 
     # --- Scoring and alerting -----------------------------------------------------------------
@@ -134,6 +157,24 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(
         1, ge=1, description="Replication factor used by `detector create-topics`."
     )
+    liveness_timeout_seconds: float = Field(
+        120.0, gt=0, description="/healthz fails when the worker loop has not turned for this long."
+    )
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Settings:
+        """Secrets may come from files (mounted Kubernetes/Docker secrets) instead of variables."""
+        for secret, path in (
+            ("sasl_password", self.sasl_password_file),
+            ("ssl_password", self.ssl_password_file),
+        ):
+            if path and getattr(self, secret) is None:
+                try:
+                    value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+                except OSError as exc:
+                    raise ValueError(f"{secret}_file {path!r} cannot be read: {exc.strerror}") from None
+                setattr(self, secret, SecretStr(value))
+        return self
 
     def kafka_common_config(self) -> dict[str, Any]:
         """Connection and security options shared by the consumer, producer and admin client."""

@@ -1,10 +1,16 @@
-"""kafka-python at the edge: a consumer-group source, an acknowledging sink, topic creation."""
+"""kafka-python at the edge: a consumer-group source, an acknowledging sink, topic creation.
+
+The source owns the group membership. On assignment, partitions stay paused until their state
+is restored (``ChangelogState.restore``); on revocation, pending offsets are committed and then
+the partitions' state is dropped. While a delivery cannot complete, ``hold`` pauses every
+partition and polls only to stay in the group — backpressure, not an unbounded buffer.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -14,45 +20,73 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from detector.events import Alert, Rejected
-from detector.metrics import Metrics
+from detector.kafka.changelog import CHANGELOG_TOPIC_CONFIG, ChangelogTopicError, changelog_topic
+from detector.kafka.delivery import AckedProducer, DeliveryError
+from detector.kafka.retry import Retry, describe_error
+from detector.metrics import ASSIGNED, BROKER, RESTORED, Metrics
 from detector.pipeline.step import SourceRef
 from detector.runner import SourceRecord
 from detector.settings import Settings
 
 log = structlog.get_logger("detector.kafka")
 
+__all__ = [
+    "ChangelogTopicError",
+    "DeliveryError",
+    "EventPublisher",
+    "KafkaSink",
+    "KafkaSource",
+    "PartitionOwner",
+    "TopicReader",
+    "create_topics",
+    "dead_letter_headers",
+    "ensure_changelog_topic",
+]
 
-class DeliveryError(RuntimeError):
-    """The broker did not acknowledge an alert or dead letter; offsets must not be committed."""
+
+class PartitionOwner(Protocol):
+    """Keyed state that follows the group's assignment (``ChangelogState``)."""
+
+    def revoked(self, partitions: set[int]) -> None: ...
+
+    def assigned(self, partitions: set[int]) -> None: ...
+
+    @property
+    def restoring(self) -> set[int]: ...
+
+    def restore(self) -> set[int]: ...
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Tracks assignment for /readyz. Offsets are committed after every batch, so nothing is
-    pending when a partition is revoked (revocation only happens inside ``poll``)."""
+    """kafka-python calls these inside ``poll``; the source does the work."""
 
-    def __init__(self, metrics: Metrics | None) -> None:
-        self._metrics = metrics
-        self.assigned: set[TopicPartition] = set()
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        self.assigned.difference_update(revoked)
-        log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
-        if self._metrics:
-            self._metrics.ready.set(1 if self.assigned else 0)
+        if revoked:  # kafka-python also calls this, empty, before the first join
+            self._source._on_revoked(set(revoked))
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        self.assigned.update(assigned)
-        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
-        if self._metrics:
-            self._metrics.ready.set(1 if self.assigned else 0)
+        self._source._on_assigned(set(assigned))
 
 
 class KafkaSource:
     """The events topic, read as one member of the consumer group, offsets committed by hand."""
 
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        *,
+        state: PartitionOwner | None = None,
+        retry: Retry | None = None,
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
+        self._state = state
+        self._retry = retry or Retry(settings, metrics=metrics)
+        self._commit_timeout_ms = max(1_000, min(10_000, settings.session_timeout_ms))
         self._consumer = KafkaConsumer(
             **settings.kafka_common_config(),
             group_id=settings.group_id,
@@ -63,53 +97,203 @@ class KafkaSource:
             max_poll_records=settings.max_poll_records,
             fetch_max_bytes=max(52_428_800, settings.max_message_bytes * 4),
             max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes * 2),
+            allow_auto_create_topics=False,
+            retry_backoff_ms=settings.retry_backoff_ms,
+            reconnect_backoff_ms=settings.retry_backoff_ms,
+            reconnect_backoff_max_ms=settings.retry_backoff_max_ms,
         )
-        self._listener = _Rebalance(metrics)
-        self._consumer.subscribe([settings.events_topic], listener=self._listener)
+        self.assigned: set[TopicPartition] = set()
+        self._restoring: set[TopicPartition] = set()
+        self._held: set[TopicPartition] = set()
+        self._holding = False
+        self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._poll_failures = 0
+        self._outage_polls = 0
+        self.rebalances = 0
+        self._consumer.subscribe([settings.events_topic], listener=_Rebalance(self))
 
+    # --- group membership -----------------------------------------------------------------------
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Commit, then drop the partitions' state. Offsets are committed after every batch, so
+        # what can be left is a commit that failed and awaits its retry; kafka-python allows only
+        # an asynchronous commit in here. Its state is already in the changelog either way.
+        pending = {tp: offset for tp, offset in self._uncommitted.items() if tp in revoked}
+        if pending:
+            try:
+                self._consumer.commit_async(pending)
+            except KafkaError as error:
+                log.warning("commit_on_revoke_failed", partitions=len(pending), error=describe_error(error))
+        for tp in revoked:
+            self._uncommitted.pop(tp, None)
+            if self._metrics:
+                self._metrics.forget_partition(tp.partition)
+        self.assigned -= revoked
+        self._restoring -= revoked
+        self._held -= revoked
+        if self._state is not None:
+            self._state.revoked({tp.partition for tp in revoked})
+        log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
+        self._report_assignment()
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.rebalances += 1
+        self.assigned |= assigned
+        if self._state is not None:
+            # Paused until their state is restored: no record of theirs is fetched before.
+            self._state.assigned({tp.partition for tp in self.assigned})
+            restoring = {tp for tp in self.assigned if tp.partition in self._state.restoring}
+            if restoring:
+                self._consumer.pause(*restoring)
+                self._restoring |= restoring
+        if self._holding:  # assigned while deliveries are blocked: consumed once they resume
+            fresh = assigned - self._held - self._restoring
+            if fresh:
+                self._consumer.pause(*fresh)
+                self._held |= fresh
+        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
+        self._report_assignment()
+
+    def _finish_restore(self) -> None:
+        assert self._state is not None
+        done = self._state.restore()
+        ready = {tp for tp in self._restoring if tp.partition in done}
+        self._restoring -= ready
+        to_resume = ready - self._held
+        if to_resume:
+            self._consumer.resume(*to_resume)
+        self._report_assignment()
+
+    def _report_assignment(self) -> None:
+        if self._metrics:
+            self._metrics.partitions.set(len(self.assigned))
+            self._metrics.condition(ASSIGNED, bool(self.assigned))
+            self._metrics.condition(RESTORED, not self._restoring)
+
+    def _broker_reachable(self) -> bool:
+        # kafka-python has no public "connected" check. Consuming and committing need the group
+        # coordinator: known and its connection not failed = reachable.
+        return not self._consumer._coordinator.coordinator_unknown()
+
+    def _report_broker(self, reachable: bool) -> None:
+        if self._metrics:
+            self._metrics.condition(BROKER, reachable)
+
+    # --- consuming --------------------------------------------------------------------------------
     def poll(self) -> Sequence[SourceRecord]:
-        polled = self._consumer.poll(
-            timeout_ms=self._settings.poll_timeout_ms, max_records=self._settings.max_poll_records
-        )
+        """Records of restored partitions; restores partitions assigned during this poll first."""
+        self._release_hold()
+        try:
+            polled = self._consumer.poll(
+                timeout_ms=self._settings.poll_timeout_ms, max_records=self._settings.max_poll_records
+            )
+        except KafkaError as error:
+            self._report_broker(False)
+            self._retry.wait("poll", self._poll_failures, error, hold=False)
+            self._poll_failures += 1
+            return []
+        self._poll_failures = 0
+        reachable = self._broker_reachable()
+        self._report_broker(reachable)
+        if not reachable:
+            # Broker (group coordinator) unreachable: kafka-python reconnects inside poll; space
+            # the polls out with backoff so an outage is visible, counted and not a busy loop.
+            self._retry.wait("reconnect", self._outage_polls, "group coordinator unreachable", hold=False)
+            self._outage_polls += 1
+        else:
+            self._outage_polls = 0
+        if self._restoring and self._state is not None:
+            self._finish_restore()
+        if self._uncommitted:
+            self._commit_pending()
         batch: list[SourceRecord] = []
         for tp, records in polled.items():
+            if tp in self._restoring or tp in self._held or tp not in self.assigned:
+                # Never process a partition before its state is restored (kafka-python does not
+                # return paused partitions; this is the guard should it ever do so).
+                if records and tp in self.assigned:
+                    self._consumer.seek(tp, records[0].offset)
+                continue
             for record in records:
                 value = record.value if record.value is not None else b""
-                batch.append(
-                    SourceRecord(
-                        value,
-                        SourceRef(
-                            topic=tp.topic, partition=tp.partition, offset=record.offset, key=record.key
-                        ),
-                    )
-                )
+                ref = SourceRef(topic=tp.topic, partition=tp.partition, offset=record.offset, key=record.key)
+                batch.append(SourceRecord(value, ref, record.timestamp))
         if self._metrics:
             self._report_lag()
         return batch
 
+    def hold(self) -> None:
+        """Backpressure: pause every partition and poll only to stay in the group."""
+        self._holding = True
+        active = self.assigned - self._held - self._restoring
+        if active:
+            self._consumer.pause(*active)
+            self._held |= active
+        try:
+            polled = self._consumer.poll(timeout_ms=100)
+        except KafkaError as error:
+            self._report_broker(False)
+            log.debug("hold_poll_failed", error=describe_error(error))
+            return
+        self._report_broker(self._broker_reachable())
+        for tp, records in polled.items():  # nothing is consumed while held
+            if records and tp in self.assigned:
+                self._consumer.seek(tp, records[0].offset)
+
+    def _release_hold(self) -> None:
+        if not self._holding:
+            return
+        self._holding = False
+        to_resume = self._held & self.assigned
+        self._held.clear()
+        if to_resume:
+            self._consumer.resume(*to_resume)
+
     def _report_lag(self) -> None:
         # end_offsets() is wrong on some brokers; the high-water mark seen while fetching is not.
-        for tp in self._listener.assigned:
+        assert self._metrics is not None
+        for tp in self.assigned - self._restoring:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 continue
             position = self._consumer.position(tp)
-            if position is not None and self._metrics:
+            if position is not None:
                 self._metrics.consumer_lag.labels(partition=str(tp.partition)).set(highwater - position)
 
+    # --- committing -------------------------------------------------------------------------------
     def commit(self, batch: Sequence[SourceRecord]) -> None:
-        """Commit the offset after the last record of each partition in the batch."""
-        next_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        """Commit the offset after the last record of each partition in the batch that this worker
+        still owns (a partition revoked meanwhile is committed by its new owner)."""
         for record in batch:
             ref = record.ref
             assert ref.topic is not None and ref.partition is not None and ref.offset is not None
-            next_offsets[TopicPartition(ref.topic, ref.partition)] = OffsetAndMetadata(ref.offset + 1, "", -1)
+            tp = TopicPartition(ref.topic, ref.partition)
+            if tp in self.assigned:
+                self._uncommitted[tp] = OffsetAndMetadata(ref.offset + 1, "", -1)
+        self._commit_pending()
+
+    def _commit_pending(self) -> None:
+        offsets = dict(self._uncommitted)
+        if not offsets:
+            return
         try:
-            self._consumer.commit(next_offsets)
+            self._consumer.commit(offsets, timeout_ms=self._commit_timeout_ms)
         except CommitFailedError:
-            # The group rebalanced under us: the new owner re-reads from the last commit, and
-            # the alerts it re-emits carry the same alert_id. At-least-once, nothing lost.
-            log.warning("commit_failed_rebalanced", partitions=len(next_offsets))
+            # The group rebalanced under us: the new owner re-reads from the last commit, and the
+            # state it restores skips what was already folded in. At-least-once, nothing lost.
+            log.warning("commit_failed_rebalanced", partitions=len(offsets))
+            self._uncommitted.clear()
+            return
+        except KafkaError as error:
+            # Broker or coordinator unavailable: retried at the next poll. Only the replay after a
+            # crash grows meanwhile (and it is skipped by the changelog's applied offsets).
+            if self._metrics:
+                self._metrics.retry("commit")
+            log.warning("commit_deferred", partitions=len(offsets), error=describe_error(error))
+            return
+        for tp, offset in offsets.items():
+            if self._uncommitted.get(tp) == offset:
+                del self._uncommitted[tp]
+        log.debug("offsets_committed", offsets={tp.partition: o.offset for tp, o in offsets.items()})
 
     @property
     def exhausted(self) -> bool:
@@ -136,99 +320,140 @@ def dead_letter_headers(rejected: Rejected) -> list[tuple[str, bytes]]:
 
 
 class KafkaSink:
-    """Alerts (keyed by account) and dead letters, acknowledged by the broker on ``flush``."""
+    """Alerts (keyed by account) and dead letters, acknowledged by the broker on ``flush``.
 
-    def __init__(self, settings: Settings) -> None:
+    With a ``retry`` policy, ``flush`` waits out failures with backoff (holding consumption);
+    without one it raises ``DeliveryError`` at the first message the producer gave up on.
+    """
+
+    def __init__(
+        self, settings: Settings, metrics: Metrics | None = None, retry: Retry | None = None
+    ) -> None:
         self._settings = settings
-        self._producer = KafkaProducer(
-            **settings.kafka_common_config(),
-            acks="all",
-            linger_ms=settings.producer_linger_ms,
-            compression_type=None
-            if settings.producer_compression == "none"
-            else settings.producer_compression,
-            max_request_size=max(1_048_576, settings.max_message_bytes * 2),
-            retries=2_147_483_647,
-            delivery_timeout_ms=120_000,
-        )
-        self._pending: list[Any] = []
+        self._producer = AckedProducer(settings, "alerts", metrics, retry)
+
+    @property
+    def pending(self) -> int:
+        return self._producer.pending
 
     def send_alert(self, alert: Alert) -> None:
-        self._pending.append(
-            self._producer.send(
-                self._settings.alerts_topic,
-                key=alert.account_id.encode(),
-                value=alert.model_dump_json().encode(),
-                headers=[
-                    ("schema_version", b"1"),
-                    ("alert_id", alert.alert_id.encode()),
-                    ("revision", str(alert.revision).encode()),
-                ],
-            )
+        self._producer.send(
+            self._settings.alerts_topic,
+            key=alert.account_id.encode("utf-8", "surrogatepass"),
+            value=alert.model_dump_json().encode(),
+            headers=[
+                ("schema_version", b"1"),
+                ("alert_id", alert.alert_id.encode()),
+                ("revision", str(alert.revision).encode()),
+            ],
         )
 
     def send_dead_letter(self, rejected: Rejected) -> None:
-        self._pending.append(
-            self._producer.send(
-                self._settings.dlq_topic,
-                key=rejected.raw_key,
-                value=rejected.raw,
-                headers=dead_letter_headers(rejected),
-            )
+        self._producer.send(
+            self._settings.dlq_topic,
+            key=rejected.raw_key,
+            value=rejected.raw,
+            headers=dead_letter_headers(rejected),
         )
 
     def flush(self) -> None:
-        """Block until every pending message is acknowledged; raise if any was not."""
-        if not self._pending:
-            return
+        """Block until every pending message is acknowledged (step 1 of the commit order)."""
         self._producer.flush()
-        failures = [future.exception for future in self._pending if future.failed()]
-        self._pending.clear()
-        if failures:
-            raise DeliveryError(f"{len(failures)} messages not acknowledged: {failures[0]!r}")
 
     def close(self) -> None:
         self._producer.close()
 
 
-def create_topics(settings: Settings, partitions: int | None = None, timeout_s: float = 30.0) -> None:
-    """Create the events, alerts and dead-letter topics (idempotent) and check partition counts."""
-    count = partitions or settings.topic_partitions
-    admin = KafkaAdminClient(**settings.kafka_common_config())
+def _create_topic(admin: KafkaAdminClient, topic: NewTopic) -> None:
     try:
-        for name in (settings.events_topic, settings.alerts_topic, settings.dlq_topic):
-            try:
-                admin.create_topics(
-                    [
-                        NewTopic(
-                            name, num_partitions=count, replication_factor=settings.topic_replication_factor
-                        )
-                    ]
-                )
-                log.info("topic_created", topic=name, partitions=count)
-            except TopicAlreadyExistsError:
-                log.info("topic_exists", topic=name)
-    finally:
-        admin.close()
-    consumer = KafkaConsumer(**settings.kafka_common_config())
+        admin.create_topics([topic])
+        log.info("topic_created", topic=topic.name, partitions=topic.num_partitions)
+    except TopicAlreadyExistsError:
+        log.info("topic_exists", topic=topic.name)
+
+
+def _partitions(settings: Settings, topic: str, timeout_s: float) -> set[int]:
+    """The partitions of ``topic`` as the cluster reports them (empty if it does not exist)."""
+    consumer = KafkaConsumer(**settings.kafka_common_config(), allow_auto_create_topics=False)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
-            found = consumer.partitions_for_topic(settings.events_topic)
-            if found:
-                if len(found) != count:
-                    log.warning(
-                        "partition_count_differs",
-                        topic=settings.events_topic,
-                        expected=count,
-                        actual=len(found),
-                    )
-                return
-            if time.monotonic() > deadline:
-                raise KafkaError(f"topic {settings.events_topic} not visible after {timeout_s}s")
+            found: set[int] = consumer.partitions_for_topic(topic) or set()
+            if found or time.monotonic() > deadline:
+                return found
             time.sleep(0.2)
     finally:
         consumer.close()
+
+
+def create_topics(settings: Settings, partitions: int | None = None, timeout_s: float = 30.0) -> None:
+    """Create the events, alerts, dead-letter and state-changelog topics (idempotent) and check
+    partition counts. The changelog is compacted and partitioned like the events topic."""
+    count = partitions or settings.topic_partitions
+    rf = settings.topic_replication_factor
+    admin = KafkaAdminClient(**settings.kafka_common_config())
+    try:
+        for name in (settings.events_topic, settings.alerts_topic, settings.dlq_topic):
+            _create_topic(admin, NewTopic(name, num_partitions=count, replication_factor=rf))
+        if settings.state_changelog:
+            _create_topic(
+                admin,
+                NewTopic(
+                    changelog_topic(settings),
+                    num_partitions=count,
+                    replication_factor=rf,
+                    topic_configs=CHANGELOG_TOPIC_CONFIG,
+                ),
+            )
+    finally:
+        admin.close()
+    found = _partitions(settings, settings.events_topic, timeout_s)
+    if not found:
+        raise KafkaError(f"topic {settings.events_topic} not visible after {timeout_s}s")
+    if len(found) != count:
+        log.warning("partition_count_differs", topic=settings.events_topic, expected=count, actual=len(found))
+
+
+def ensure_changelog_topic(settings: Settings, retry: Retry) -> bool:
+    """Create the changelog topic if it is missing, partitioned like the events topic.
+
+    Retries (with backoff) while the broker is unreachable or the events topic does not exist
+    yet; False if a stop was requested meanwhile. Raises ``ChangelogTopicError`` on a partition
+    count mismatch: state of partition n must live in changelog partition n.
+    """
+    topic = changelog_topic(settings)
+    attempt = 0
+    while True:
+        try:
+            events = _partitions(settings, settings.events_topic, timeout_s=0)
+            if not events:
+                raise KafkaError(f"events topic {settings.events_topic} not found")
+            existing = _partitions(settings, topic, timeout_s=0)
+            if not existing:
+                admin = KafkaAdminClient(**settings.kafka_common_config())
+                try:
+                    _create_topic(
+                        admin,
+                        NewTopic(
+                            topic,
+                            num_partitions=len(events),
+                            replication_factor=settings.topic_replication_factor,
+                            topic_configs=CHANGELOG_TOPIC_CONFIG,
+                        ),
+                    )
+                finally:
+                    admin.close()
+                existing = _partitions(settings, topic, timeout_s=10)
+            if len(existing) != len(events):
+                raise ChangelogTopicError(
+                    f"{topic} has {len(existing)} partitions, {settings.events_topic} has {len(events)}: "
+                    "see docs/operations.md, 'Reset state'"
+                )
+            return True
+        except KafkaError as error:
+            if not retry.wait("ensure_changelog", attempt, error, hold=False):
+                return False
+            attempt += 1
 
 
 class EventPublisher:
@@ -240,8 +465,8 @@ class EventPublisher:
             **settings.kafka_common_config(), acks="all", linger_ms=20, batch_size=262_144
         )
 
-    def send(self, key: bytes, value: bytes) -> None:
-        self._producer.send(self._topic, key=key, value=value)
+    def send(self, key: bytes, value: bytes, partition: int | None = None) -> None:
+        self._producer.send(self._topic, key=key, value=value, partition=partition)
 
     def flush(self) -> None:
         self._producer.flush()

@@ -1,0 +1,219 @@
+"""AccountState ⇄ bytes for the state changelog: a small tagged binary format, never pickle.
+
+A changelog record is ``key = account_id`` (UTF-8) and ``value = encode_account(state)``; a
+tombstone (``value = None``) says the account was forgotten. Pure: no Kafka, no I/O.
+
+The format is self-describing per slot so that the detector can be upgraded while its changelog
+is kept: every slot of ``AccountState`` is written as (32-bit id of the slot name, type tag,
+payload). On decode, slots the running code does not know are ignored, slots the record lacks
+keep ``AccountState.__init__``'s defaults, and a slot whose shape changed (an array of a different
+length after a signal was added, a different type) makes the record ``SnapshotError`` — the
+account then restarts from its next event rather than being misread.
+
+Pickle is not used because the changelog is a topic: anyone who can write to it could make a
+worker execute code on restore. Decoding here only ever builds numbers, strings and arrays, and
+rejects malformed input with ``SnapshotError`` (a hypothesis test feeds it random bytes).
+
+Nothing in ``AccountState`` is prompt text (content arrives as hashes), so neither is anything
+here; the canary test checks it end to end.
+
+>>> state = AccountState("acct_1", "org_1", 1_700_000_000.0)
+>>> state.total_events = 3
+>>> again = decode_account("acct_1", encode_account(state))
+>>> (again.account_id, again.org_id, again.total_events, again.first_seen)
+('acct_1', 'org_1', 3, 1700000000.0)
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import zlib
+from array import array
+from typing import Any
+
+from detector.pipeline.state import AccountState
+
+MAGIC = b"DS"
+FORMAT_VERSION = 1
+# account_id travels as the record key, so it is not repeated in the value.
+_SKIPPED_SLOTS = frozenset({"account_id"})
+
+_HEADER = struct.Struct("<2sBH")  # magic, format version, slot count
+_SLOT = struct.Struct("<Ic")  # crc32 of the slot name, type tag
+_U32 = struct.Struct("<I")
+_F64 = struct.Struct("<d")
+_I64 = struct.Struct("<q")
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_MAX_ITEMS = 1 << 16  # no slot holds more than this many items; bounds a hostile length field
+
+
+class SnapshotError(ValueError):
+    """A changelog value that is not a readable AccountState for this version of the detector."""
+
+
+def _slot_id(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+_SLOTS: tuple[str, ...] = tuple(s for s in AccountState.__slots__ if s not in _SKIPPED_SLOTS)
+_BY_ID: dict[int, str] = {_slot_id(name): name for name in _SLOTS}
+if len(_BY_ID) != len(_SLOTS):  # pragma: no cover - would need two slot names with equal crc32
+    raise RuntimeError("two AccountState slot names share a crc32; rename one")
+
+
+def _int(value: int) -> bytes:
+    if not _I64_MIN <= value <= _I64_MAX:
+        raise SnapshotError("integer outside 64 bits")
+    return _I64.pack(value)
+
+
+def _encode_value(value: Any) -> tuple[bytes, bytes]:
+    """(type tag, payload) of one slot value."""
+    if value is None:
+        return b"n", b""
+    if isinstance(value, bool):
+        return b"b", b"\x01" if value else b"\x00"
+    if isinstance(value, int):
+        return b"i", _int(value)
+    if isinstance(value, float):
+        return b"f", _F64.pack(value)
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        return b"s", _U32.pack(len(raw)) + raw
+    if isinstance(value, array) and value.typecode in ("d", "q"):
+        return value.typecode.encode(), _U32.pack(len(value)) + value.tobytes()
+    if isinstance(value, dict):
+        items = b"".join(_int(k) + _int(v) for k, v in value.items())
+        return b"m", _U32.pack(len(value)) + items
+    if isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return b"t", _U32.pack(len(value)) + b"".join(_int(v) for v in value)
+    raise SnapshotError(f"cannot encode a slot of type {type(value).__name__}")
+
+
+def encode_account(state: AccountState) -> bytes:
+    """The changelog value of one account (little-endian, a few hundred bytes)."""
+    parts = [_HEADER.pack(MAGIC, FORMAT_VERSION, len(_SLOTS))]
+    for name in _SLOTS:
+        tag, payload = _encode_value(getattr(state, name))
+        parts.append(_SLOT.pack(_slot_id(name), tag))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+# What the running code expects of each slot: (name, default value) by slot id.
+_DEFAULTS = AccountState("", None, 0.0)
+_EXPECTED: dict[int, tuple[str, Any]] = {_slot_id(n): (n, getattr(_DEFAULTS, n)) for n in _SLOTS}
+
+
+def _fits(default: Any, value: Any) -> Any:
+    """``value`` if it has the shape the running code expects for this slot, else SnapshotError."""
+    if value is None or default is None:
+        return value  # optional slots (alert_id, org_id) are None or a value
+    if type(value) is type(default):
+        if isinstance(default, array) and (default.typecode != value.typecode or len(default) != len(value)):
+            raise SnapshotError("array slot changed shape")
+        if isinstance(default, tuple) and len(default) != len(value):
+            raise SnapshotError("tuple slot changed shape")
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    raise SnapshotError("slot type changed")
+
+
+def _count(data: bytes, pos: int, width: int) -> tuple[int, int]:
+    """(item count, position after the items) of a length-prefixed payload at ``pos``."""
+    (n,) = _U32.unpack_from(data, pos)
+    if n > _MAX_ITEMS:
+        raise SnapshotError("length field out of range")
+    after = pos + 4 + n * width
+    if after > len(data):
+        raise SnapshotError("record is truncated")
+    return n, after
+
+
+def _decode_value(tag: bytes, data: bytes, pos: int) -> tuple[Any, int]:
+    """(value, position after it) of the payload at ``pos``."""
+    if tag == b"f":
+        return _F64.unpack_from(data, pos)[0], pos + 8
+    if tag == b"i":
+        return _I64.unpack_from(data, pos)[0], pos + 8
+    if tag == b"n":
+        return None, pos
+    if tag in (b"d", b"q"):
+        _, after = _count(data, pos, 8)
+        values = array(tag.decode())
+        values.frombytes(data[pos + 4 : after])
+        if sys.byteorder != "little":  # pragma: no cover - the format is little-endian
+            values.byteswap()
+        return values, after
+    if tag == b"s":
+        _, after = _count(data, pos, 1)
+        try:
+            return data[pos + 4 : after].decode("utf-8", "surrogatepass"), after
+        except UnicodeDecodeError as exc:
+            raise SnapshotError("string is not UTF-8") from exc
+    if tag == b"m":
+        n, after = _count(data, pos, 16)
+        flat = struct.unpack_from(f"<{2 * n}q", data, pos + 4)
+        return dict(zip(flat[0::2], flat[1::2], strict=True)), after
+    if tag == b"t":
+        n, after = _count(data, pos, 8)
+        return struct.unpack_from(f"<{n}q", data, pos + 4), after
+    if tag == b"b":
+        flag = data[pos : pos + 1]
+        if flag not in (b"\x00", b"\x01"):
+            raise SnapshotError("bad boolean")
+        return flag == b"\x01", pos + 1
+    raise SnapshotError("unknown type tag")
+
+
+def decode_account(account_id: str, data: bytes) -> AccountState:
+    """Rebuild an account from its changelog value; ``SnapshotError`` if it cannot be trusted."""
+    data = bytes(data)
+    try:
+        magic, version, count = _HEADER.unpack_from(data, 0)
+        if magic != MAGIC or version != FORMAT_VERSION:
+            raise SnapshotError("not an account-state record of this format")
+        state = AccountState.__new__(AccountState)
+        state.account_id = account_id
+        pos = _HEADER.size
+        seen: set[int] = set()
+        for _ in range(count):
+            slot_id, tag = _SLOT.unpack_from(data, pos)
+            value, pos = _decode_value(tag, data, pos + _SLOT.size)
+            expected = _EXPECTED.get(slot_id)
+            if expected is not None:  # a slot this version does not know is skipped
+                if slot_id in seen:
+                    raise SnapshotError("slot repeated")
+                seen.add(slot_id)
+                name, default = expected
+                setattr(state, name, _fits(default, value))
+    except struct.error as exc:
+        raise SnapshotError("record is truncated") from exc
+    if pos != len(data):
+        raise SnapshotError("trailing bytes after the last slot")
+    if len(seen) < len(_SLOTS):  # a record from an older version: fill in what it lacks
+        fresh = AccountState(account_id, None, 0.0)
+        for name in _SLOTS:
+            try:
+                getattr(state, name)
+            except AttributeError:
+                setattr(state, name, getattr(fresh, name))
+    return state
+
+
+def memory_bytes(state: AccountState) -> int:
+    """Bytes the account holds in this process (object, its arrays, dict, strings): measured, not
+    estimated from the encoding, so /metrics shows what an account really costs."""
+    total = sys.getsizeof(state)
+    for name in AccountState.__slots__:
+        value = getattr(state, name, None)
+        if value is None or isinstance(value, bool):
+            continue
+        total += sys.getsizeof(value)
+        if isinstance(value, dict):
+            total += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in value.items())
+        elif isinstance(value, tuple):
+            total += sum(sys.getsizeof(v) for v in value)
+    return total
