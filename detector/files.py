@@ -43,14 +43,20 @@ class FileSource:
 
     def poll(self) -> Sequence[SourceRecord]:
         batch: list[SourceRecord] = []
+        append = batch.append
+        name = self._name
+        line_number = self._line
+        size = self._batch_size
         for raw in self._lines:
-            self._line += 1
+            line_number += 1
             line = raw.rstrip(b"\r\n")
-            if not line.strip():
+            if not line or line.isspace():  # = not line.strip(), without the copy
                 continue
-            batch.append(SourceRecord(line, SourceRef(topic=self._name, offset=self._line)))
-            if len(batch) >= self._batch_size:
+            append(SourceRecord(line, SourceRef(topic=name, offset=line_number)))
+            if len(batch) >= size:
+                self._line = line_number
                 return batch
+        self._line = line_number
         self._exhausted = True
         return batch
 

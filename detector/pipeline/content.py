@@ -11,13 +11,18 @@ import re
 import zlib
 from typing import NamedTuple
 
+from detector.pipeline.textscan import FoldedPattern, LiteralIndex, fold
+
 # Phrases that ask the model to write out its reasoning: the material a distiller wants most.
 _COT_ELICITATION = re.compile(
-    r"step[- ]by[- ]step|show (?:all |every |each )?(?:of )?(?:your |the )?(?:work|steps|reasoning)"
-    r"|explain (?:your|the) (?:reasoning|thinking|thought process)|chain[- ]of[- ]thought"
-    r"|reasoning behind|internal reasoning|think (?:carefully|it through|through)"
-    r"|walk (?:me )?through|justify your answer|reason (?:about|through) (?:it|this)"
-    r"|let'?s think|before answering, (?:think|reason)",
+    r"step[- ]by[- ]step|chain[- ]of[- ]thought|thought process|reasoning behind|internal reasoning"
+    r"|(?:show|write out|explain|articulate|give|include|detail) (?:all |every |each |me )?(?:of )?"
+    r"(?:your |the |its )?(?:full |complete |whole |entire |detailed )?"
+    r"(?:work|steps|reasoning|thinking|thoughts|derivation|rationale)"
+    r"|think (?:carefully|hard|deeply|it through|through|aloud|out loud)"
+    r"|reason (?:carefully|thoroughly|step|about (?:it|this)|through)|walk (?:me )?through"
+    r"|justify your answer|verify your (?:answer|work)|consider (?:every|all) (?:possibilit|option|case)"
+    r"|let'?s think|before answering, (?:think|reason)|in detail",
     re.IGNORECASE,
 )
 
@@ -96,6 +101,56 @@ _TEMPLATE_WORDS = 4
 # of a hostile multi-megabyte prompt.
 _SCAN_CHARS = 2_000
 
+# Fast, exact versions of the three searches (see textscan.py: literal prefilter, case folding
+# done once per prompt).
+_COT_SEARCH = FoldedPattern(_COT_ELICITATION)
+_INSTRUCTION_SEARCH = FoldedPattern(_INSTRUCTION_MARKERS)
+_RUBRIC_SEARCH = FoldedPattern(_RUBRIC_GRADING)
+_LITERALS = LiteralIndex((_COT_SEARCH, _INSTRUCTION_SEARCH, _RUBRIC_SEARCH))
+# When a slice of this many characters at either end holds more than _TEMPLATE_WORDS words, the
+# word the slice may cut cannot be among the first (or last) _TEMPLATE_WORDS: words are maximal
+# runs of letters or of digits, so tokenising the whole prompt is not needed.
+_EDGE_CHARS = 96
+# ASCII fast path of _WORD: bytes other than a-z and 0-9 become spaces, so (on lower-cased ASCII)
+# the words are the space-separated runs, unless a run mixes letters and digits ("gpt4" is two).
+_NOT_WORD = bytes.maketrans(
+    bytes(b for b in range(256) if not (97 <= b <= 122 or 48 <= b <= 57)), b" " * (256 - 36)
+)
+
+
+def _edge_words(lowered: str) -> tuple[list[str], list[str]]:
+    """The first and last ``_TEMPLATE_WORDS`` of ``_WORD.findall(lowered)``, tokenising only the
+    two ends of a long prompt."""
+    if len(lowered) <= 2 * _EDGE_CHARS:
+        words: list[str] = _WORD.findall(lowered)
+        return words[:_TEMPLATE_WORDS], words[-_TEMPLATE_WORDS:]
+    head: list[str] = _WORD.findall(lowered, 0, _EDGE_CHARS)
+    tail: list[str] = _WORD.findall(lowered, len(lowered) - _EDGE_CHARS)
+    if len(head) > _TEMPLATE_WORDS and len(tail) > _TEMPLATE_WORDS:
+        return head[:_TEMPLATE_WORDS], tail[-_TEMPLATE_WORDS:]
+    words = _WORD.findall(lowered)
+    return words[:_TEMPLATE_WORDS], words[-_TEMPLATE_WORDS:]
+
+
+def _plain_runs(runs: list[bytes]) -> bool:
+    return all(run.isalpha() or run.isdigit() for run in runs)
+
+
+def _edge_keys(lowered: str, encoded: bytes) -> tuple[str, int, int]:
+    """(first word, head template key, tail template key) of a lower-cased prompt."""
+    if lowered.isascii():
+        spaced = encoded.translate(_NOT_WORD)
+        head = spaced.split(None, _TEMPLATE_WORDS)[:_TEMPLATE_WORDS]
+        tail = spaced.rsplit(None, _TEMPLATE_WORDS)[-_TEMPLATE_WORDS:]
+        if _plain_runs(head) and _plain_runs(tail):
+            return (
+                head[0].decode() if head else "",
+                _template_key_bytes(head),
+                _template_key_bytes(tail),
+            )
+    first, last = _edge_words(lowered)
+    return (first[0] if first else ""), _template_key(first), _template_key(last)
+
 
 class PromptSignals(NamedTuple):
     """What one prompt contributes to its account's state: flags and irreversible hashes."""
@@ -110,22 +165,29 @@ class PromptSignals(NamedTuple):
 
 def _template_key(words: list[str]) -> int:
     # Digits are collapsed so "Problem 17:" and "Problem 18:" share one template.
-    normalised = " ".join("0" if w.isdigit() else w for w in words)
+    normalised = " ".join(["0" if w.isdigit() else w for w in words])
     return zlib.crc32(normalised.encode())
+
+
+def _template_key_bytes(words: list[bytes]) -> int:
+    """``_template_key`` of ASCII words given as bytes (the same key)."""
+    return zlib.crc32(b" ".join([b"0" if w.isdigit() else w for w in words]))
 
 
 def prompt_signals(prompt: str) -> PromptSignals:
     """Reduce a prompt to the few numbers scoring needs; the text is not kept."""
     scanned = prompt[:_SCAN_CHARS] + "\n" + prompt[-_SCAN_CHARS:] if len(prompt) > 2 * _SCAN_CHARS else prompt
     lowered = scanned.lower()
-    words = _WORD.findall(lowered)
-    first = words[0] if words else ""
-    instruction = first in _INSTRUCTION_OPENERS or _INSTRUCTION_MARKERS.search(scanned) is not None
+    folded = lowered if scanned.isascii() else fold(scanned)
+    encoded = lowered.encode()
+    first, head_key, tail_key = _edge_keys(lowered, encoded)
+    found = _LITERALS.find(folded)
+    instruction = first in _INSTRUCTION_OPENERS or _INSTRUCTION_SEARCH.search(scanned, folded, found)
     return PromptSignals(
-        cot_elicitation=_COT_ELICITATION.search(scanned) is not None,
+        cot_elicitation=_COT_SEARCH.search(scanned, folded, found),
         instruction_style=instruction,
-        rubric_grading=_RUBRIC_GRADING.search(scanned) is not None,
-        head_key=_template_key(words[:_TEMPLATE_WORDS]),
-        tail_key=_template_key(words[-_TEMPLATE_WORDS:]),
-        content_key=zlib.crc32(lowered.encode()),
+        rubric_grading=_RUBRIC_SEARCH.search(scanned, folded, found),
+        head_key=head_key,
+        tail_key=tail_key,
+        content_key=zlib.crc32(encoded),
     )
