@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from detector.events import Alert, Rejected
+    from detector.pipeline.coordination import Fingerprint
+from detector.events import Alert, Rejected
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -160,6 +161,9 @@ class _TimedSink:
 
     def send_dead_letter(self, rejected: Rejected) -> None:
         self.inner.send_dead_letter(rejected)
+
+    def send_fingerprint(self, fingerprint: Fingerprint) -> None:
+        self.inner.send_fingerprint(fingerprint)
 
     def flush(self) -> None:
         self.inner.flush()

@@ -199,6 +199,52 @@ def cmd_schemas(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def coordination_settings(settings: Settings) -> Settings:
+    """The coordination stage reads the fingerprints topic in a group of its own, keeping its
+    clusters in memory (they re-form from the fingerprints suspicious accounts keep sending)."""
+    return settings.model_copy(
+        update={
+            "events_topic": settings.fingerprints_topic,
+            "group_id": f"{settings.group_id}-coordination",
+            "state_changelog": False,
+        }
+    )
+
+
+def cmd_coordinate(settings: Settings, _args: argparse.Namespace) -> int:
+    """The cross-account stage of a scaled-out deployment (workers run with coordination_mode=topic)."""
+    from detector.kafka import KafkaSink, KafkaSource, Retry
+    from detector.metrics import Metrics, serve_http
+    from detector.pipeline.step import CoordinationProcessor
+    from detector.runner import run_loop
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    stage_settings = coordination_settings(settings)
+    metrics = Metrics(liveness_timeout_s=settings.liveness_timeout_seconds)
+    server = serve_http(metrics, settings.metrics_port) if settings.metrics_port else None
+    log.info(
+        "coordination_starting",
+        fingerprints_topic=settings.fingerprints_topic,
+        group_id=stage_settings.group_id,
+    )
+    retry = Retry(stage_settings, stop, metrics)
+    source = KafkaSource(stage_settings, metrics, retry=retry)
+    sink = KafkaSink(stage_settings, metrics, retry)
+    try:
+        stats = run_loop(CoordinationProcessor(stage_settings, clock=wall_clock), source, sink, stop, metrics)
+        log.info(
+            "coordination_stopped", fingerprints=stats.events, invalid=stats.invalid, alerts=stats.alerts
+        )
+    finally:
+        metrics.not_ready()
+        sink.close()
+        source.close()
+        if server is not None:
+            server.shutdown()
+    return 0
+
+
 def cmd_create_topics(settings: Settings, args: argparse.Namespace) -> int:
     from detector.kafka import create_topics
 
@@ -282,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")
 
+    commands.add_parser(
+        "coordinate", help="the cross-account stage for a scaled-out group (coordination_mode=topic)"
+    )
+
     topics = commands.add_parser("create-topics", help="create the events, alerts and DLQ topics")
     topics.add_argument("--partitions", type=int, default=None)
     return parser
@@ -295,6 +345,7 @@ HANDLERS = {
     "evaluate": cmd_evaluate,
     "schemas": cmd_schemas,
     "create-topics": cmd_create_topics,
+    "coordinate": cmd_coordinate,
 }
 
 

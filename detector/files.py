@@ -10,6 +10,7 @@ from typing import IO
 import orjson
 
 from detector.events import Alert, Rejected
+from detector.pipeline.coordination import Fingerprint
 from detector.pipeline.step import SourceRef
 from detector.runner import SourceRecord
 
@@ -81,6 +82,9 @@ class FileSink:
 
     def send_alert(self, alert: Alert) -> None:
         self._alerts.write(alert.model_dump_json().encode() + b"\n")
+
+    def send_fingerprint(self, fingerprint: Fingerprint) -> None:
+        """Replay runs the coordination stage inline; there is no internal topic to write."""
 
     def send_dead_letter(self, rejected: Rejected) -> None:
         if self._dead_letters is not None:

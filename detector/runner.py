@@ -27,7 +27,8 @@ import structlog
 
 from detector.events import Alert, Rejected
 from detector.metrics import Metrics
-from detector.pipeline.step import Detector, SourceRef
+from detector.pipeline.coordination import Fingerprint
+from detector.pipeline.step import SourceRef, StepResult
 
 log = structlog.get_logger("detector.runner")
 
@@ -61,9 +62,23 @@ class Sink(Protocol):
 
     def send_dead_letter(self, rejected: Rejected) -> None: ...
 
+    def send_fingerprint(self, fingerprint: Fingerprint) -> None: ...
+
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Processor(Protocol):
+    """What the loop drives: the account stage (``Detector``) or the coordination stage."""
+
+    def process_one(self, raw: bytes, source: SourceRef | None = None) -> StepResult: ...
+
+    @property
+    def tracked_accounts(self) -> int: ...
+
+    @property
+    def publishes_fingerprints(self) -> bool: ...
 
 
 class StateBackend(Protocol):
@@ -73,15 +88,16 @@ class StateBackend(Protocol):
 
 
 class InMemoryState:
-    """No durability (``replay``, and ``run`` with the changelog off): changes are discarded, so
-    the change log of each partition does not grow with every account ever seen."""
+    """No durability (``replay``, ``coordinate``, and ``run`` with the changelog off): changes
+    are discarded, so the change log of each partition does not grow with every account seen."""
 
-    def __init__(self, detector: Detector) -> None:
-        self._detector = detector
+    def __init__(self, processor: Processor) -> None:
+        self._processor = processor
 
     def flush(self) -> None:
-        for number in list(self._detector.partitions):
-            self._detector.take_changes(number)
+        discard = getattr(self._processor, "discard_changes", None)
+        if discard is not None:
+            discard()
 
 
 @dataclass(slots=True)
@@ -100,7 +116,7 @@ class RunStats:
 
 
 def run_loop(
-    detector: Detector,
+    detector: Processor,
     source: Source,
     sink: Sink,
     stop: threading.Event,
@@ -111,6 +127,7 @@ def run_loop(
     """Process until the source is exhausted or ``stop`` is set; the batch in hand is finished."""
     stats = RunStats()
     store = state if state is not None else InMemoryState(detector)
+    publish_fingerprints = detector.publishes_fingerprints
     started = time.perf_counter()
     try:
         while not stop.is_set():
@@ -155,9 +172,13 @@ def run_loop(
                     sink.send_alert(alert)
                     if metrics:
                         metrics.alert(alert.severity.value)
+                if publish_fingerprints:
+                    for fingerprint in result.fingerprints:
+                        sink.send_fingerprint(fingerprint)
             stats.events += len(batch)
             processed = time.perf_counter() - batch_started
-            # Commit order: 1. alerts and dead letters acknowledged → 2. state changelog written
+            # Commit order: 1. alerts, dead letters (and fingerprints for the coordination stage)
+            # acknowledged → 2. state changelog written
             # and acknowledged → 3. input offsets committed.
             sink.flush()
             store.flush()

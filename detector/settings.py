@@ -127,8 +127,14 @@ class Settings(BaseSettings):
         ge=60,
         description="An account alerts again at equal severity only after this much event time.",
     )
-    coordination_mode: Literal["inline", "off"] = Field(
-        "inline", description="Run the cross-account (hydra) stage in this process, or not at all."
+    coordination_mode: Literal["inline", "topic", "off"] = Field(
+        "inline",
+        description="Cross-account (hydra) stage: `inline` in this process; `topic` = publish "
+        "fingerprints to FINGERPRINTS_TOPIC for `detector coordinate` (scaled-out groups); `off`.",
+    )
+    fingerprints_topic: str = Field(
+        "extraction-detector-fingerprints",
+        description="Internal topic from the account stage to the coordination stage (topic mode).",
     )
     coordination_suspicion: float = Field(
         2.0,

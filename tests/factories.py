@@ -124,3 +124,32 @@ def by_time(*streams: list[dict[str, Any]]) -> list[dict[str, Any]]:
     merged = [e for stream in streams for e in stream]
     merged.sort(key=lambda e: e["timestamp"])
     return merged
+
+
+def hydra_stream(
+    accounts: int, start_hour: float, hours: float, per_hour: float = 6.0, seed: int = 3
+) -> list[dict[str, Any]]:
+    """A small hydra: many accounts at ordinary volume sharing one playbook (system prompt,
+    template, network), starting within minutes of each other."""
+    rng = random.Random(seed)
+    out = []
+    for index in range(accounts):
+        t = START + timedelta(hours=start_hour, seconds=rng.uniform(0, 600))
+        end = START + timedelta(hours=start_hour + hours)
+        while t < end:
+            out.append(
+                event(
+                    f"acct_h{index}",
+                    t,
+                    org_id=f"org_h{index}",
+                    client_ip=f"198.51.100.{10 + index}",
+                    system_prompt_hash="sp-shared-playbook",
+                    messages=2,
+                    prompt=f"### Instruction:\n{rng.choice(TASKS)}\n\n### Response (explain your reasoning step by step):",
+                    prompt_tokens=rng.randint(60, 200),
+                    completion_tokens=rng.randint(1800, 2048),
+                    params={"temperature": 0.7, "max_tokens": 2048},
+                )
+            )
+            t += timedelta(seconds=rng.expovariate(per_hour / 3600.0))
+    return out

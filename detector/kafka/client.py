@@ -24,6 +24,7 @@ from detector.kafka.changelog import CHANGELOG_TOPIC_CONFIG, ChangelogTopicError
 from detector.kafka.delivery import AckedProducer, DeliveryError
 from detector.kafka.retry import Retry, describe_error
 from detector.metrics import ASSIGNED, BROKER, RESTORED, Metrics
+from detector.pipeline.coordination import Fingerprint, encode_fingerprint, partition_key
 from detector.pipeline.step import SourceRef
 from detector.runner import SourceRecord
 from detector.settings import Settings
@@ -348,6 +349,15 @@ class KafkaSink:
             ],
         )
 
+    def send_fingerprint(self, fingerprint: Fingerprint) -> None:
+        """To the coordination stage, keyed by the strongest shared key (repartition pattern)."""
+        self._producer.send(
+            self._settings.fingerprints_topic,
+            key=partition_key(fingerprint),
+            value=encode_fingerprint(fingerprint),
+            headers=[],
+        )
+
     def send_dead_letter(self, rejected: Rejected) -> None:
         self._producer.send(
             self._settings.dlq_topic,
@@ -395,6 +405,10 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
     try:
         for name in (settings.events_topic, settings.alerts_topic, settings.dlq_topic):
             _create_topic(admin, NewTopic(name, num_partitions=count, replication_factor=rf))
+        if settings.coordination_mode == "topic":
+            _create_topic(
+                admin, NewTopic(settings.fingerprints_topic, num_partitions=count, replication_factor=rf)
+            )
         if settings.state_changelog:
             _create_topic(
                 admin,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from detector import __version__
 from detector.events import Alert, Rejected
-from detector.pipeline.coordination import CoordinationStage, Fingerprint
+from detector.pipeline.coordination import CoordinationStage, Fingerprint, decode_fingerprint
 from detector.pipeline.decide import AlertPolicy, decide_one
 from detector.pipeline.features import event_signals
 from detector.pipeline.learners import (
@@ -70,6 +70,52 @@ class SourceRef:
     partition: int | None = None
     offset: int | None = None
     key: bytes | None = None
+
+
+class CoordinationProcessor:
+    """The coordination stage as the run loop drives it: fingerprints in, campaign alerts out.
+
+    ``detector coordinate`` consumes the fingerprints topic with this; a record that is not a
+    fingerprint becomes a dead letter like any bad input.
+    """
+
+    publishes_fingerprints = False
+
+    def __init__(
+        self, settings: Settings, clock: Callable[[], datetime], detector_version: str = __version__
+    ) -> None:
+        policy = AlertPolicy(
+            threshold=settings.alert_threshold,
+            medium=settings.severity_medium,
+            high=settings.severity_high,
+            critical=settings.severity_critical,
+            cooldown_seconds=settings.cooldown_seconds,
+            min_events=settings.min_events_to_alert,
+        )
+        self.stage = CoordinationStage(policy, settings.coordination_ttl_seconds, detector_version)
+        self._clock = clock
+
+    @property
+    def tracked_accounts(self) -> int:
+        return len(self.stage.members)
+
+    def process_one(self, raw: bytes, source: SourceRef | None = None) -> StepResult:
+        ref = source or SourceRef()
+        try:
+            fingerprint = decode_fingerprint(raw)
+        except ValueError as error:
+            rejected = Rejected(
+                reason="invalid_fingerprint",
+                detail=str(error),
+                raw=raw,
+                raw_key=ref.key,
+                source_topic=ref.topic,
+                source_partition=ref.partition,
+                source_offset=ref.offset,
+            )
+            return StepResult(dead_letters=[rejected])
+        alerts = self.stage.observe_one(fingerprint, self._clock())
+        return StepResult(alerts=alerts, account_id=fingerprint.account_id)
 
 
 class Detector:
@@ -212,9 +258,19 @@ class Detector:
         removed_log.clear()
         return PartitionChanges(number, updated, removed)
 
+    def discard_changes(self) -> None:
+        """No checkpoint backend (replay, changelog off): drop the change logs so they stay small."""
+        for number in list(self.partitions):
+            self.take_changes(number)
+
     @property
     def tracked_accounts(self) -> int:
         return sum(len(owned.accounts) for owned in self.partitions.values())
+
+    @property
+    def publishes_fingerprints(self) -> bool:
+        """True when the coordination stage runs elsewhere (``detector coordinate``)."""
+        return self.settings.coordination_mode == "topic"
 
     @property
     def accounts_seen(self) -> int:
