@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from detector.events import Alert, AlertWindow, Severity
 from detector.pipeline.scoring import Assessment
 from detector.pipeline.state import AccountState
+from detector.settings import Settings
 
 CATEGORY = "suspected_extraction"
 MAX_REASONS = 5
@@ -31,6 +32,17 @@ class AlertPolicy:
     critical: float
     cooldown_seconds: float
     min_events: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertPolicy:
+        return cls(
+            threshold=settings.alert_threshold,
+            medium=settings.severity_medium,
+            high=settings.severity_high,
+            critical=settings.severity_critical,
+            cooldown_seconds=settings.cooldown_seconds,
+            min_events=settings.min_events_to_alert,
+        )
 
     def severity(self, score: float) -> Severity | None:
         if score >= self.critical:

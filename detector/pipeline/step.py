@@ -84,14 +84,7 @@ class CoordinationProcessor:
     def __init__(
         self, settings: Settings, clock: Callable[[], datetime], detector_version: str = __version__
     ) -> None:
-        policy = AlertPolicy(
-            threshold=settings.alert_threshold,
-            medium=settings.severity_medium,
-            high=settings.severity_high,
-            critical=settings.severity_critical,
-            cooldown_seconds=settings.cooldown_seconds,
-            min_events=settings.min_events_to_alert,
-        )
+        policy = AlertPolicy.from_settings(settings)
         self.stage = CoordinationStage(policy, settings.coordination_ttl_seconds, detector_version)
         self._clock = clock
 
@@ -139,14 +132,7 @@ class Detector:
             window_size=settings.hst_window_size,
             seed=settings.seed,
         )
-        self.policy = AlertPolicy(
-            threshold=settings.alert_threshold,
-            medium=settings.severity_medium,
-            high=settings.severity_high,
-            critical=settings.severity_critical,
-            cooldown_seconds=settings.cooldown_seconds,
-            min_events=settings.min_events_to_alert,
-        )
+        self.policy = AlertPolicy.from_settings(settings)
         # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
         # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
         self.coordination = (
