@@ -170,14 +170,20 @@ class CoordinationStage:
                     self.campaign_of[moved] = campaign.campaign_id
                 campaign.members |= absorbed.members
             joining = {account}
-        elif len(linked) + 1 >= MIN_CAMPAIGN_ACCOUNTS:
-            seed = min(linked | {account}, key=lambda a: (self.members[a].suspicious_since, a))
+        elif (
+            len(free := {a for a in linked if a not in self.campaign_of} | {account}) >= MIN_CAMPAIGN_ACCOUNTS
+        ):
+            # Found a campaign only from accounts that are in none yet: members of an existing
+            # campaign stay there (and the new id cannot collide with theirs).
+            seed = min(free, key=lambda a: (self.members[a].suspicious_since, a))
             started = self.members[seed].suspicious_since
             bucket = int(started // self._policy.cooldown_seconds)
             campaign_id = hashlib.sha256(f"{CATEGORY}\x1f{seed}\x1f{bucket}".encode()).hexdigest()[:32]
-            campaign = Campaign(campaign_id, seed, self.members[seed].org_id, started)
+            campaign = self.campaigns.get(campaign_id) or Campaign(
+                campaign_id, seed, self.members[seed].org_id, started
+            )
             self.campaigns[campaign_id] = campaign
-            joining = {account} | {a for a in linked if a not in self.campaign_of}
+            joining = free
         else:
             return None
         for joined in joining:

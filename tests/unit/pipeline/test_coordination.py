@@ -123,3 +123,24 @@ def test_look_alikes_without_a_shared_onset_are_not_a_campaign() -> None:
         keys = (("template", 77),)
         alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 3 * 3600 * i, keys, specific=4.0), NOW)
     assert alerts == []
+
+
+def test_a_weak_newcomer_does_not_restart_an_existing_campaign() -> None:
+    """A bystander linked to campaign members but far less suspicious neither joins nor resets
+    the campaign: its alert_id keeps rising revisions and the bystander is never named."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(8):
+        alerts += stage.observe_one(
+            fingerprint(f"acct_{i}", T0 + 60 * i, (("system_prompt", 5),), specific=6.0), NOW
+        )
+    alerts += stage.observe_one(
+        fingerprint("bystander", T0 + 900, (("system_prompt", 5),), specific=2.1), NOW
+    )
+    for i in range(8, 12):
+        alerts += stage.observe_one(
+            fingerprint(f"acct_{i}", T0 + 1000 + i, (("system_prompt", 5),), specific=6.0), NOW
+        )
+    revisions = [a.revision for a in alerts]
+    assert revisions == sorted(set(revisions)), "revisions of one campaign never go back"
+    assert all("bystander" not in (a.account_id, *a.related_accounts) for a in alerts)
