@@ -12,6 +12,13 @@ from benchmarks.common import DOC, fmt, load_saved
 
 BEGIN = "<!-- BEGIN GENERATED: performance (python -m benchmarks) -->"
 END = "<!-- END GENERATED: performance -->"
+# Set by the harness itself, not a choice of the run.
+_HARNESS_VARIABLES = {
+    "DETECTOR_LOG_LEVEL",
+    "DETECTOR_METRICS_PORT",
+    "DETECTOR_BENCH_CODE",
+    "DETECTOR_BENCH_LABEL",
+}
 _SKELETON = f"""# Benchmarks
 
 ## Performance
@@ -44,6 +51,14 @@ def render(saved: list[dict[str, Any]]) -> str:
             f"{entry['measured_at']} · load {entry['machine']['load_avg_1m_at_start']} at start · "
             f"{result['seconds']:.0f} s"
         )
+        overrides = {
+            name: value
+            for name, value in (entry.get("settings") or {}).items()
+            if name not in _HARNESS_VARIABLES
+        }
+        if overrides:
+            lines.append("")
+            lines.append("Settings: " + ", ".join(f"`{name}={value}`" for name, value in overrides.items()))
         lines.append("")
         lines.append("| figure | median | unit | runs | compared with |")
         lines.append("|---|---:|---|---|---|")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -353,4 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    # The worker keeps up to millions of long-lived objects (account states) and allocates a few
+    # short-lived ones per event; with the default thresholds the cyclic GC keeps re-scanning the
+    # long-lived ones (~6% of replay time, more with more accounts). Start-up objects are frozen
+    # out of its view and young collections run less often; memory is still reclaimed.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     return HANDLERS[args.command](settings, args)
