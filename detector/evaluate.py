@@ -251,6 +251,31 @@ def summarise(outcome: RunOutcome, method: MethodResult) -> dict[str, Any]:
     }
 
 
+def _per_method_table(
+    lead: list[str],
+    method_header: str,
+    summaries: list[dict[str, Any]],
+    rows: list[tuple[list[str], list[str]]],
+) -> list[str]:
+    """One markdown table: leading columns, then one column per method (detector, baselines)."""
+    header = (
+        "| "
+        + " | ".join(lead)
+        + " | "
+        + " | ".join(f"{s['method']} {method_header}" for s in summaries)
+        + " |"
+    )
+    lines = ["", header, "|" + "---|" * (len(lead) + len(summaries))]
+    lines += ["| " + " | ".join(leading + cells) + " |" for leading, cells in rows]
+    return lines
+
+
+def _style_cell(row: dict[str, Any]) -> str:
+    delay = "-" if row["median_delay_h"] is None else f"{row['median_delay_h']:.2f}"
+    events = "-" if row["median_events_to_alert"] is None else f"{row['median_events_to_alert']:.0f}"
+    return f"{row['recall']:.2f} / {delay} / {events}"
+
+
 def format_report(condition: str, outcome: RunOutcome, summaries: list[dict[str, Any]]) -> str:
     """Plain-text tables for the terminal and for docs/benchmarks.md."""
     lines = [
@@ -266,47 +291,46 @@ def format_report(condition: str, outcome: RunOutcome, summaries: list[dict[str,
             f"{s['recall_mean_over_styles']:.3f} | {s['false_positive_rate']:.4f} | "
             f"{s['false_positives']}/{s['benign_accounts']} |"
         )
-    lines += [
-        "",
-        "| style | accounts | "
-        + " | ".join(f"{s['method']} recall / median delay h / median events" for s in summaries)
-        + " |",
-    ]
-    lines.append("|---|---|" + "---|" * len(summaries))
-    for style in summaries[0]["styles"]:
-        cells = []
-        for s in summaries:
-            row = s["styles"][style]
-            delay = "-" if row["median_delay_h"] is None else f"{row['median_delay_h']:.2f}"
-            events = "-" if row["median_events_to_alert"] is None else f"{row['median_events_to_alert']:.0f}"
-            cells.append(f"{row['recall']:.2f} / {delay} / {events}")
-        lines.append(f"| {style} | {summaries[0]['styles'][style]['accounts']} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "| campaign | style | accounts | "
-        + " | ".join(f"{s['method']} detected / named ≤ 6 h" for s in summaries)
-        + " |",
-    ]
-    lines.append("|---|---|---|" + "---|" * len(summaries))
-    for campaign, row in summaries[0]["campaigns"].items():
-        cells = [
-            f"{'yes' if s['campaigns'][campaign]['detected'] else 'no'} / "
-            f"{s['campaigns'][campaign]['named_within_6h']:.2f}"
-            for s in summaries
-        ]
-        lines.append(f"| {campaign} | {row['style']} | {row['accounts']} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "| benign kind | accounts | "
-        + " | ".join(f"{s['method']} alerted / above low" for s in summaries)
-        + " |",
-    ]
-    lines.append("|---|---|" + "---|" * len(summaries))
-    for kind in sorted(summaries[0]["hard_negatives"]):
-        cells = []
-        for s in summaries:
-            row = s["hard_negatives"].get(kind, {"alerted": 0, "above_low": 0})
-            cells.append(f"{row['alerted']} / {row['above_low']}")
-        accounts = summaries[0]["hard_negatives"][kind]["accounts"]
-        lines.append(f"| {kind} | {accounts} | " + " | ".join(cells) + " |")
+    first = summaries[0]
+    lines += _per_method_table(
+        ["style", "accounts"],
+        "recall / median delay h / median events",
+        summaries,
+        [
+            ([style, str(row["accounts"])], [_style_cell(s["styles"][style]) for s in summaries])
+            for style, row in first["styles"].items()
+        ],
+    )
+    lines += _per_method_table(
+        ["campaign", "style", "accounts"],
+        "detected / named ≤ 6 h",
+        summaries,
+        [
+            (
+                [campaign, row["style"], str(row["accounts"])],
+                [
+                    f"{'yes' if s['campaigns'][campaign]['detected'] else 'no'} / "
+                    f"{s['campaigns'][campaign]['named_within_6h']:.2f}"
+                    for s in summaries
+                ],
+            )
+            for campaign, row in first["campaigns"].items()
+        ],
+    )
+    quiet = {"alerted": 0, "above_low": 0}
+    lines += _per_method_table(
+        ["benign kind", "accounts"],
+        "alerted / above low",
+        summaries,
+        [
+            (
+                [kind, str(first["hard_negatives"][kind]["accounts"])],
+                [
+                    f"{s['hard_negatives'].get(kind, quiet)['alerted']} / {s['hard_negatives'].get(kind, quiet)['above_low']}"
+                    for s in summaries
+                ],
+            )
+            for kind in sorted(first["hard_negatives"])
+        ],
+    )
     return "\n".join(lines) + "\n"
