@@ -158,6 +158,45 @@ class PopulationModel:
         return math.expm1(self.harvest_rank.quantile(q))
 
 
+# A prompt template that at least this many unsuspicious account samples use, and more of them
+# than suspicious ones, is a common phrasing rather than one operator's template.
+COMMON_TEMPLATE_MIN_SAMPLES = 3.0
+MAX_TRACKED_TEMPLATES = 200_000
+
+
+class TemplatePrevalence:
+    """How many sampled accounts use each prompt template, split by whether they looked suspicious.
+
+    Real users share phrasings ("Write a Python function that ...", a popular system prompt pasted
+    from a blog), so two accounts repeating the same prompt head is weak evidence of one operator
+    unless that head is rare among ordinary accounts. A campaign's template is the opposite: its
+    users are (mostly) the suspicious accounts. Each account is sampled at most once per
+    population interval, so one busy account counts once, like one vote. Counts are halved when
+    the table is full, so it stays bounded and follows drift.
+    """
+
+    def __init__(self, max_keys: int = MAX_TRACKED_TEMPLATES) -> None:
+        self._ordinary: dict[int, float] = {}
+        self._suspicious: dict[int, float] = {}
+        self._max_keys = max_keys
+
+    def __len__(self) -> int:
+        return len(self._ordinary) + len(self._suspicious)
+
+    def learn_one(self, keys: list[int], suspicious: bool) -> None:
+        counts = self._suspicious if suspicious else self._ordinary
+        for key in keys:
+            counts[key] = counts.get(key, 0.0) + 1.0
+        if len(counts) > self._max_keys:
+            halved = {key: count / 2.0 for key, count in counts.items() if count >= 2.0}
+            counts.clear()
+            counts.update(halved)
+
+    def is_common(self, key: int) -> bool:
+        ordinary = self._ordinary.get(key, 0.0)
+        return ordinary >= COMMON_TEMPLATE_MIN_SAMPLES and ordinary > self._suspicious.get(key, 0.0)
+
+
 # An account needs this many scorings in its own past before a surge against itself counts.
 MIN_BASELINE_SCORINGS = 6
 _BASELINE_FLOOR_VAR = 0.25

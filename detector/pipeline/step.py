@@ -19,6 +19,7 @@ from detector.pipeline.decide import AlertPolicy, decide_one
 from detector.pipeline.features import event_signals
 from detector.pipeline.learners import (
     PopulationModel,
+    TemplatePrevalence,
     learn_own_baseline,
     learn_own_shape,
     own_surge,
@@ -132,6 +133,7 @@ class Detector:
             window_size=settings.hst_window_size,
             seed=settings.seed,
         )
+        self.templates = TemplatePrevalence()
         self.policy = AlertPolicy.from_settings(settings)
         # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
         # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
@@ -286,10 +288,13 @@ class Detector:
         # the population at most once per sampling interval, so busy accounts do not outvote
         # quiet ones in the peer baselines.
         elapsed = at - state.last_scored_at
-        if assessment.score < self.policy.threshold:
-            if at - state.population_learned_at >= self.settings.population_sample_seconds:
+        suspicious = assessment.specific >= self.settings.coordination_suspicion
+        if at - state.population_learned_at >= self.settings.population_sample_seconds:
+            self.templates.learn_one(state.top_templates(), suspicious)
+            if assessment.score < self.policy.threshold:
                 self.population.learn_one(features)
-                state.population_learned_at = at
+            state.population_learned_at = at
+        if assessment.score < self.policy.threshold:
             baseline_half_life = self.settings.baseline_half_life_seconds
             learn_own_baseline(state, features["calls_per_hour"], elapsed, baseline_half_life)
             learn_own_shape(state, features, elapsed, baseline_half_life)
@@ -305,7 +310,8 @@ class Detector:
         if state.suspicious_since < 0:
             state.suspicious_since = at
         network, user_agent, system_prompt = state.infrastructure
-        keys = [("template", key) for key in state.top_templates()]
+        # Common phrasings shared by many ordinary accounts do not link anyone.
+        keys = [("template", key) for key in state.top_templates() if not self.templates.is_common(key)]
         keys += [
             (kind, key)
             for kind, key in (

@@ -89,3 +89,23 @@ def test_state_is_scoped_per_partition_and_offsets_already_applied_are_skipped()
     assert detector.partitions[3].accounts.get("acct_p") is not None
     detector.drop_partition(3)
     assert detector.tracked_accounts == 0
+
+
+def _template_keys(detector: Detector, events: list[dict[str, object]]) -> set[int]:
+    keys: set[int] = set()
+    for document in events:
+        for fingerprint in detector.process_one(encode(document)).fingerprints:
+            keys |= {value for kind, value in fingerprint.keys if kind == "template"}
+    return keys
+
+
+def test_fingerprints_leave_out_templates_that_ordinary_accounts_commonly_use() -> None:
+    """A prompt head shared by many unsuspicious accounts is a common phrasing, not a link."""
+    distiller = bulk_distillation_stream("acct_x", 0, 2)
+    templates = _template_keys(Detector(Settings(), clock=lambda: FIXED_NOW), distiller)
+    assert templates  # the distiller's repeated templates are published...
+
+    detector = Detector(Settings(), clock=lambda: FIXED_NOW)
+    for _ in range(5):  # ...unless ordinary accounts have been seen using the same heads
+        detector.templates.learn_one(sorted(templates), suspicious=False)
+    assert _template_keys(detector, distiller) == set()
