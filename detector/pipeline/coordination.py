@@ -21,6 +21,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 
 import orjson
 
@@ -39,6 +40,7 @@ MIN_LINKS_TO_JOIN = 2
 # runs one playbook, so its members look alike; a bystander sharing a network does not.
 CONSISTENCY = 0.5
 MAX_MEMBERS_PER_KEY = 2_000
+MAX_LINK_CANDIDATES_PER_KEY = 128
 MAX_RELATED_IN_ALERT = 500
 SYNC_WINDOW_SECONDS = 2 * 3600.0
 SIZE_WEIGHT = 3.0  # log-odds at 32 members
@@ -136,7 +138,12 @@ class CoordinationStage:
         shared: dict[str, int] = {}
         for key in member.keys:
             weight = KEY_WEIGHTS[key[0]]
-            for other in self.by_key.get(key, ()):
+            holders = self.by_key.get(key)
+            if not holders:
+                continue
+            # The most recently active holders only: a link needs a few members, not all of a
+            # big campaign's (and one shared cloud user agent may be held by thousands).
+            for other in islice(reversed(holders), MAX_LINK_CANDIDATES_PER_KEY):
                 if other != account:
                     shared[other] = shared.get(other, 0) + weight
         strong = {other for other, weight in shared.items() if weight >= MIN_LINK_WEIGHT}

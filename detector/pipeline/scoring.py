@@ -38,7 +38,8 @@ SHARE_WEIGHTS: dict[str, float] = {
 DISTILLATION_WEIGHT = 4.0  # reasoning-eliciting templated tasks, single-turn, with rich answers
 HARVEST_SHAPE_WEIGHT = 2.5  # single-turn, answers far longer than questions (no text needed)
 LOGIT_SWEEP_WEIGHT = 2.5
-DISTILLATION_RATE_WEIGHT = 4.0  # distillation-pattern calls per hour (from 16/h, full at 64/h)
+DISTILLATION_RATE_WEIGHT = 5.0  # distillation-pattern calls per hour (from 16/h, full at 64/h)
+DISTILLATION_MAJORITY = 0.5  # share of distillation calls at which the rate counts fully
 HARVEST_SHIFT_WEIGHT = 2.0  # harvest-call share far above the account's own history  # spread of log(logit_bias size): probing many tokens
 HARVEST_VOLUME_WEIGHT = 3.0  # output tokens/h above the population's 90th percentile
 CALL_VOLUME_WEIGHT = 1.0
@@ -153,7 +154,13 @@ def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[f
             f"{distill_rate:,.0f} calls/h follow the whole distillation pattern (templated task, reasoning "
             f"asked for, single-turn, long answer): {features['distillation_call_share']:.0%} of its prompts"
         )
-        weight = DISTILLATION_RATE_WEIGHT * _clip((math.log2(distill_rate) - 4.0) / 2.0)
+        # The rate counts fully when such calls are most of what the account does, or when they
+        # are a new run in an account with a different past (a router's new "user"). A new
+        # account where they are a small part of fast traffic (an evaluation harness running a
+        # benchmark that includes step-by-step items) counts in proportion to their share.
+        share = features["distillation_call_share"]
+        mostly = max(features["distillation_run_after_history"], _clip(share / DISTILLATION_MAJORITY))
+        weight = DISTILLATION_RATE_WEIGHT * _clip((math.log2(distill_rate) - 4.0) / 2.0) * mostly
         terms.append((weight, _reason("distillation_calls_per_hour", distill_rate, 0.0, text)))
     harvest_share = features["harvest_call_share"]
     if peers.own_harvest_baseline >= 0 and harvest_share - peers.own_harvest_baseline > 0.1:

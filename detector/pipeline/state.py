@@ -22,6 +22,12 @@ RECENT_PROMPTS = 8
 # this old so that its first few calls do not read as an enormous rate.
 MIN_RATE_AGE_SECONDS = 300.0
 MIN_GAPS_FOR_RHYTHM = 8.0
+# Distillation calls whose decayed count fell below this are history: the next one starts a new
+# run, and its rate is measured from then (as for a new account) rather than diluted by the
+# quiet hours before it. Runs shorter than the minimum age are measured over that age.
+DISTILLATION_RUN_FLOOR = 0.5
+MIN_DISTILLATION_RUN_SECONDS = 900.0
+MIN_HISTORY_BEFORE_RUN_SECONDS = 3600.0
 _LN2 = math.log(2.0)
 
 _TEMPLATE_REPEAT = TEXT_SHARES.index("template_repeat_share")
@@ -47,6 +53,7 @@ class AccountState:
         "bucket_requests",
         "bucket_tokens",
         "call_sums",
+        "distillation_since",
         "events_since_score",
         "first_seen",
         "gap_sq_sum",
@@ -88,6 +95,7 @@ class AccountState:
         self.infrastructure: tuple[int, int, int] = (0, 0, 0)
         self.population_learned_at = -math.inf
         self.suspicious_since = -1.0  # event time its own evidence first crossed the bar (-1 = no)
+        self.distillation_since = -1.0  # start of its current run of distillation calls (-1 = none)
         self.own_harvest_baseline = -1.0  # slow average of its harvest-call share (-1 = none)
         self.own_shape_baseline = -1.0  # slow average of the account's distillation shape (-1 = none)
         self.call_sums = array("d", bytes(8 * N_CALL))
@@ -154,6 +162,8 @@ class AccountState:
                 and prompt.cot_elicitation
                 and (prompt.instruction_style or templated)
             ):
+                if text[_DISTILLATION_CALL] < DISTILLATION_RUN_FLOOR:
+                    self.distillation_since = at  # a new run: nothing recent before this call
                 text[_DISTILLATION_CALL] += 1.0
         self._add_to_window(at, signals.tokens, bucket_seconds)
 
@@ -212,9 +222,12 @@ class AccountState:
         ranked = sorted(self.templates.items(), key=lambda item: (-item[1], item[0]))
         return [key for key, seen in ranked[:count] if seen >= 3]
 
-    def rate_per_hour(self, decayed_sum: float, half_life: float) -> float:
-        """Turn a decayed sum into a per-hour rate, correcting for a young account's short past."""
-        age = max(self.last_seen - self.first_seen, MIN_RATE_AGE_SECONDS)
+    def rate_per_hour(
+        self, decayed_sum: float, half_life: float, since: float = -1.0, min_age: float = MIN_RATE_AGE_SECONDS
+    ) -> float:
+        """Turn a decayed sum into a per-hour rate, correcting for a young account's short past
+        (or, with ``since``, for the short past of an activity that started at ``since``)."""
+        age = max(self.last_seen - max(self.first_seen, since), min_age)
         filled = 1.0 - math.exp(-_LN2 * age / half_life)
         return decayed_sum * _LN2 / (half_life * filled) * 3600.0
 
@@ -243,8 +256,19 @@ class AccountState:
             out["rhythm_regularity"] = max(0.0, 1.0 - spread / 1.5)
         else:
             out["rhythm_regularity"] = 0.0
-        out["distillation_calls_per_hour"] = (
-            out["distillation_call_share"] * out["text_coverage"] * out["calls_per_hour"]
+        # An established account (a router, a reseller) that starts a run of distillation calls:
+        # its rate is the run's, not diluted by the account's quiet past under the half-life.
+        out["distillation_calls_per_hour"] = self.rate_per_hour(
+            self.text_sums[_DISTILLATION_CALL],
+            half_life,
+            since=self.distillation_since,
+            min_age=MIN_DISTILLATION_RUN_SECONDS,
+        )
+        # 1 when the run began in an account with a past of other traffic (a router's new "user"),
+        # 0 when the account began with it (a new account: its share of such calls decides).
+        run_start = self.distillation_since
+        out["distillation_run_after_history"] = (
+            1.0 if run_start >= 0 and run_start - self.first_seen >= MIN_HISTORY_BEFORE_RUN_SECONDS else 0.0
         )
         # The distiller's shape: single-turn calls that ask for reasoning on templated tasks.
         out["distillation_shape"] = (

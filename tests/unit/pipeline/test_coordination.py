@@ -144,3 +144,22 @@ def test_a_weak_newcomer_does_not_restart_an_existing_campaign() -> None:
     revisions = [a.revision for a in alerts]
     assert revisions == sorted(set(revisions)), "revisions of one campaign never go back"
     assert all("bystander" not in (a.account_id, *a.related_accounts) for a in alerts)
+
+
+def test_a_campaign_still_forms_among_thousands_of_holders_of_its_keys() -> None:
+    """Links are looked for among a key's most recent holders only (bounded work per
+    fingerprint); a new campaign whose template is also held by 3,000 older, unrelated members
+    still forms, names its members, and does not absorb the old ones."""
+    stage = CoordinationStage(POLICY, ttl_seconds=10 * 86_400, detector_version="test")
+    for i in range(3_000):  # older accounts sharing the user agent, spread over networks
+        keys = (("user_agent", 7), ("network", 10_000 + i))
+        stage.observe_one(fingerprint(f"old_{i:04d}", T0 + i, keys), NOW)
+    alerts = []
+    start = T0 + 86_400
+    for i in range(20):
+        keys = (("template", 99), ("user_agent", 7), ("network", 20_000 + i % 2))
+        alerts += stage.observe_one(fingerprint(f"new_{i:02d}", start + 60 * i, keys), NOW)
+    assert alerts
+    named = {alerts[-1].account_id, *alerts[-1].related_accounts}
+    assert len(named) >= 16
+    assert all(account.startswith("new_") for account in named)

@@ -167,3 +167,42 @@ def test_distillation_calls_are_counted_only_with_the_whole_pattern() -> None:
         )
     assert state.features(HALF_LIFE)["distillation_call_share"] > 0.9
     assert chat.features(HALF_LIFE)["distillation_call_share"] == 0.0
+
+
+def _distillation_call(i: int):  # type: ignore[no-untyped-def]
+    return signals(
+        prompt=f"Solve task {i}: add the numbers. Think step by step and show your reasoning.",
+        completion_tokens=4000,
+        params={"max_tokens": 4096},
+    )
+
+
+def test_a_run_of_distillation_calls_in_an_old_account_reads_at_its_own_rate() -> None:
+    """A router that starts relaying a crawler at 120 calls/h reads ~120/h within half an hour,
+    not the ~40/h a decayed count diluted by the router's quiet past would show."""
+    t0 = START.timestamp()
+    state = AccountState("router", None, t0)
+    for i in range(10 * 360):  # ten hours of ordinary chat at 360 calls/h
+        state.update_one(
+            signals(prompt=f"hi there {i}", completion_tokens=300), t0 + i * 10.0, HALF_LIFE, BUCKET
+        )
+    onset = t0 + 10 * 3600.0
+    for i in range(60):  # then 30 minutes of distillation calls at 120/h among the chat
+        state.update_one(_distillation_call(i), onset + i * 30.0, HALF_LIFE, BUCKET)
+        state.update_one(
+            signals(prompt=f"hello {i}", completion_tokens=300), onset + i * 30.0 + 10.0, HALF_LIFE, BUCKET
+        )
+    rate = state.features(HALF_LIFE)["distillation_calls_per_hour"]
+    assert 100 < rate < 140
+
+
+def test_a_lone_distillation_call_does_not_read_as_a_high_rate() -> None:
+    """One such call in an otherwise quiet account is measured over at least the minimum run age."""
+    t0 = START.timestamp()
+    state = AccountState("acct", None, t0)
+    for i in range(100):
+        state.update_one(
+            signals(prompt=f"hi there {i}", completion_tokens=300), t0 + i * 60.0, HALF_LIFE, BUCKET
+        )
+    state.update_one(_distillation_call(0), t0 + 100 * 60.0, HALF_LIFE, BUCKET)
+    assert state.features(HALF_LIFE)["distillation_calls_per_hour"] < 5.0  # one call per 15 min
