@@ -152,8 +152,8 @@ def test_a_campaign_still_forms_among_thousands_of_holders_of_its_keys() -> None
     still forms, names its members, and does not absorb the old ones."""
     stage = CoordinationStage(POLICY, ttl_seconds=10 * 86_400, detector_version="test")
     for i in range(3_000):  # older accounts sharing the user agent, spread over networks
-        keys = (("user_agent", 7), ("network", 10_000 + i))
-        stage.observe_one(fingerprint(f"old_{i:04d}", T0 + i, keys), NOW)
+        old_keys = (("user_agent", 7), ("network", 10_000 + i))
+        stage.observe_one(fingerprint(f"old_{i:04d}", T0 + i, old_keys), NOW)
     alerts = []
     start = T0 + 86_400
     for i in range(20):
