@@ -8,7 +8,13 @@ is kept: every slot of ``AccountState`` is written as (32-bit id of the slot nam
 payload). On decode, slots the running code does not know are ignored, slots the record lacks
 keep ``AccountState.__init__``'s defaults, and a slot whose shape changed (an array of a different
 length after a signal was added, a different type) makes the record ``SnapshotError`` — the
-account then restarts from its next event rather than being misread.
+account then restarts from its next event rather than being misread. A state whose arrays would
+break ``AccountState.update_one`` (an out-of-range ring position, say) is rejected the same way.
+
+Version 2 records hold the packed layout of ``AccountState`` (lazily decayed sums in ``reals``,
+counters, hashes). Version 1 records, written before that layout, held one slot per number with
+sums decayed to ``last_seen``; they are migrated on decode (their sums become scaled sums whose
+reference time is ``last_seen``), so an upgrade does not make every account start over.
 
 Pickle is not used because the changelog is a topic: anyone who can write to it could make a
 worker execute code on restore. Decoding here only ever builds numbers, strings and arrays, and
@@ -32,10 +38,19 @@ import zlib
 from array import array
 from typing import Any
 
-from detector.pipeline.state import AccountState
+from detector.pipeline.features import N_CALL, N_TEXT
+from detector.pipeline.state import (
+    COUNTER_FIELDS,
+    REAL_FIELDS,
+    RECENT_PROMPTS,
+    TEMPLATE_SLOTS,
+    WINDOW_BUCKETS,
+    AccountState,
+)
 
 MAGIC = b"DS"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_V1 = 1  # one slot per number, sums decayed to last_seen: migrated on decode
 # account_id travels as the record key, so it is not repeated in the value.
 _SKIPPED_SLOTS = frozenset({"account_id"})
 
@@ -46,6 +61,8 @@ _F64 = struct.Struct("<d")
 _I64 = struct.Struct("<q")
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _MAX_ITEMS = 1 << 16  # no slot holds more than this many items; bounds a hostile length field
+_U32_MAX = 2**32 - 1
+_ARRAY_WIDTHS = {"d": 8, "q": 8, "I": 4}
 
 
 class SnapshotError(ValueError):
@@ -81,7 +98,7 @@ def _encode_value(value: Any) -> tuple[bytes, bytes]:
     if isinstance(value, str):
         raw = value.encode("utf-8", "surrogatepass")
         return b"s", _U32.pack(len(raw)) + raw
-    if isinstance(value, array) and value.typecode in ("d", "q"):
+    if isinstance(value, array) and value.typecode in _ARRAY_WIDTHS:
         return value.typecode.encode(), _U32.pack(len(value)) + value.tobytes()
     if isinstance(value, dict):
         items = b"".join(_int(k) + _int(v) for k, v in value.items())
@@ -111,7 +128,10 @@ def _fits(default: Any, value: Any) -> Any:
     if value is None or default is None:
         return value  # optional slots (alert_id, org_id) are None or a value
     if type(value) is type(default):
-        if isinstance(default, array) and (default.typecode != value.typecode or len(default) != len(value)):
+        # An array that starts empty grows to a bound that AccountState.is_consistent checks.
+        if isinstance(default, array) and (
+            default.typecode != value.typecode or (len(default) and len(default) != len(value))
+        ):
             raise SnapshotError("array slot changed shape")
         if isinstance(default, tuple) and len(default) != len(value):
             raise SnapshotError("tuple slot changed shape")
@@ -140,9 +160,10 @@ def _decode_value(tag: bytes, data: bytes, pos: int) -> tuple[Any, int]:
         return _I64.unpack_from(data, pos)[0], pos + 8
     if tag == b"n":
         return None, pos
-    if tag in (b"d", b"q"):
-        _, after = _count(data, pos, 8)
-        values = array(tag.decode())
+    typecode = tag.decode("latin-1")
+    if typecode in _ARRAY_WIDTHS:
+        _, after = _count(data, pos, _ARRAY_WIDTHS[typecode])
+        values = array(typecode)
         values.frombytes(data[pos + 4 : after])
         if sys.byteorder != "little":  # pragma: no cover - the format is little-endian
             values.byteswap()
@@ -168,38 +189,112 @@ def _decode_value(tag: bytes, data: bytes, pos: int) -> tuple[Any, int]:
     raise SnapshotError("unknown type tag")
 
 
-def decode_account(account_id: str, data: bytes) -> AccountState:
-    """Rebuild an account from its changelog value; ``SnapshotError`` if it cannot be trusted."""
-    data = bytes(data)
+def _read_slots(data: bytes) -> tuple[int, dict[int, Any]]:
+    """(format version, slot values by slot id) of a record, checking only its framing."""
     try:
         magic, version, count = _HEADER.unpack_from(data, 0)
-        if magic != MAGIC or version != FORMAT_VERSION:
-            raise SnapshotError("not an account-state record of this format")
-        state = AccountState.__new__(AccountState)
-        state.account_id = account_id
+        if magic != MAGIC or version not in (_V1, FORMAT_VERSION):
+            raise SnapshotError("not an account-state record of a known format")
         pos = _HEADER.size
-        seen: set[int] = set()
+        values: dict[int, Any] = {}
         for _ in range(count):
             slot_id, tag = _SLOT.unpack_from(data, pos)
             value, pos = _decode_value(tag, data, pos + _SLOT.size)
-            expected = _EXPECTED.get(slot_id)
-            if expected is not None:  # a slot this version does not know is skipped
-                if slot_id in seen:
-                    raise SnapshotError("slot repeated")
-                seen.add(slot_id)
-                name, default = expected
-                setattr(state, name, _fits(default, value))
+            if slot_id in values:
+                raise SnapshotError("slot repeated")
+            values[slot_id] = value
     except struct.error as exc:
         raise SnapshotError("record is truncated") from exc
     if pos != len(data):
         raise SnapshotError("trailing bytes after the last slot")
-    if len(seen) < len(_SLOTS):  # a record from an older version: fill in what it lacks
-        fresh = AccountState(account_id, None, 0.0)
-        for name in _SLOTS:
-            try:
-                getattr(state, name)
-            except AttributeError:
-                setattr(state, name, getattr(fresh, name))
+    return version, values
+
+
+def decode_account(account_id: str, data: bytes) -> AccountState:
+    """Rebuild an account from its changelog value; ``SnapshotError`` if it cannot be trusted."""
+    version, values = _read_slots(bytes(data))
+    if version == _V1:
+        state = _from_v1(account_id, values)
+    else:
+        # Slots this version does not know are skipped; slots the record lacks (an older
+        # version's) keep the defaults of a fresh account.
+        state = AccountState(account_id, None, 0.0)
+        for slot_id, value in values.items():
+            expected = _EXPECTED.get(slot_id)
+            if expected is not None:
+                name, default = expected
+                setattr(state, name, _fits(default, value))
+    if not state.is_consistent():
+        raise SnapshotError("account state arrays out of shape or range")
+    return state
+
+
+# Version 1: the slots AccountState had then, with their defaults (by slot id).
+_V1_ARRAYS: dict[str, array[Any]] = {
+    "call_sums": array("d", [0.0]) * N_CALL,
+    "text_sums": array("d", [0.0]) * N_TEXT,
+    "bucket_requests": array("q", [0]) * WINDOW_BUCKETS,
+    "bucket_tokens": array("q", [0]) * WINDOW_BUCKETS,
+    "recent_prompts": array("q", [0]) * RECENT_PROMPTS,
+}
+_V1_SCALARS: dict[str, Any] = {
+    **{name: getattr(_DEFAULTS, name) for name in ("org_id", "alert_id", "last_seen", "last_scored_at")},
+    "total_events": 0,
+    "events_since_score": 0,
+    **{name: _DEFAULTS.reals[REAL_FIELDS.index(name)] for name in REAL_FIELDS[N_CALL + N_TEXT :]},
+    **{
+        name: _DEFAULTS.counters[COUNTER_FIELDS.index(name)]
+        for name in COUNTER_FIELDS[: COUNTER_FIELDS.index("bucket_requests_0")]
+    },
+    "infrastructure": (0, 0, 0),
+    "templates": {},
+}
+del _V1_SCALARS["decay_ref"]  # new in version 2
+_V1_EXPECTED: dict[int, tuple[str, Any]] = {
+    _slot_id(name): (name, default) for name, default in (_V1_ARRAYS | _V1_SCALARS).items()
+}
+
+
+def _u32s(values: Any) -> list[int]:
+    """Hashes from a version 1 record (64-bit slots that only ever held CRC-32 values)."""
+    if not all(0 <= v <= _U32_MAX for v in values):
+        raise SnapshotError("hash outside 32 bits")
+    return list(values)
+
+
+def _from_v1(account_id: str, values: dict[int, Any]) -> AccountState:
+    """A version 1 record in the version 2 layout. Its sums were decayed to ``last_seen``: as
+    scaled sums with reference time ``last_seen`` they read out the same."""
+    old: dict[str, Any] = dict(_V1_EXPECTED.values())
+    for slot_id, value in values.items():
+        expected = _V1_EXPECTED.get(slot_id)
+        if expected is not None:
+            name, default = expected
+            old[name] = _fits(default, value)
+    state = AccountState(account_id, old["org_id"], 0.0)
+    for name in ("alert_id", "last_seen", "last_scored_at", "total_events", "events_since_score"):
+        setattr(state, name, old[name])
+    reals = state.reals
+    reals[:N_CALL] = old["call_sums"]
+    reals[N_CALL : N_CALL + N_TEXT] = old["text_sums"]
+    for index, name in enumerate(REAL_FIELDS):
+        if name in old:
+            reals[index] = old[name]
+    reals[REAL_FIELDS.index("decay_ref")] = old["last_seen"]
+    counters = state.counters
+    for index, name in enumerate(COUNTER_FIELDS):
+        if name in old:
+            counters[index] = old[name]
+    requests = COUNTER_FIELDS.index("bucket_requests_0")
+    counters[requests : requests + WINDOW_BUCKETS] = old["bucket_requests"]
+    tokens = COUNTER_FIELDS.index("bucket_tokens_0")
+    counters[tokens : tokens + WINDOW_BUCKETS] = old["bucket_tokens"]
+    state.hashes = array("I", _u32s(old["recent_prompts"]) + _u32s(old["infrastructure"]))
+    templates: dict[int, int] = old["templates"]
+    if len(templates) > TEMPLATE_SLOTS:
+        raise SnapshotError("too many templates")
+    state.template_keys = array("I", _u32s(templates))
+    state.template_counts = array("q", templates.values())
     return state
 
 

@@ -1,9 +1,23 @@
-"""Per-account state: small, picklable, O(1) to update, and evicted when idle.
+"""Per-account state: small, O(1) to update, and evicted when idle.
 
-Rates and shares are exponentially decayed sums (half-life ``half_life_seconds``), so one update
-touches a fixed number of floats whatever the account's history. The alert window (requests and
-tokens over ``window_seconds``) is a ring of 12 buckets. Nothing here holds prompt text: prompt
-content arrives as hashes and flags.
+Rates and shares are exponentially decayed sums (half-life ``half_life_seconds``). They are
+decayed lazily: a sum is kept scaled by ``2 ** ((t_ref - t) / half_life)`` relative to a reference
+time ``t_ref``, so an event at time ``t`` only adds ``value * 2 ** ((t - t_ref) / half_life)`` to
+the sums its non-zero signals touch, and no sum is decayed per event. Reading a rate undoes the
+scale once; a share is a ratio of two sums kept at the same scale, so it needs no rescaling at all.
+When the scale grows large the sums are rebased to the current time, which keeps them finite.
+
+Memory is the other constraint (a worker holds up to millions of mostly idle accounts), so the
+numbers live in flat typed arrays rather than in one Python object per number: ``reals``
+(float64: decayed sums and rarely changed floats), ``counters`` (int64: the alert window ring and
+alert bookkeeping), ``hashes`` (uint32: recent prompt hashes and infrastructure hashes) and the
+space-saving template counter's ``template_keys`` (uint32) and ``template_counts`` (int64). The
+hashes are CRC-32 values (``content.py``, ``features.py``); a wider one would not fit and would
+raise rather than be truncated. Fields that code outside this module reads or writes by name
+stay attributes, backed by the arrays where they are not hot.
+
+The alert window (requests and tokens over ``window_seconds``) is a ring of 12 buckets. Nothing
+here holds prompt text: prompt content arrives as hashes and flags.
 """
 
 from __future__ import annotations
@@ -12,8 +26,10 @@ import math
 from array import array
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
+from itertools import compress
+from typing import overload
 
-from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, N_TEXT, TEXT_SHARES, EventSignals
+from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
 
 WINDOW_BUCKETS = 12
 TEMPLATE_SLOTS = 8
@@ -28,190 +44,349 @@ MIN_GAPS_FOR_RHYTHM = 8.0
 DISTILLATION_RUN_FLOOR = 0.5
 MIN_DISTILLATION_RUN_SECONDS = 900.0
 MIN_HISTORY_BEFORE_RUN_SECONDS = 3600.0
+# Scaled sums grow by 2x per half-life of the account's activity; past this many half-lives they
+# are rebased (a few dozen multiplications, once per days of activity) so that they stay finite.
+REBASE_HALF_LIVES = 64.0
 _LN2 = math.log(2.0)
 
-_TEMPLATE_REPEAT = TEXT_SHARES.index("template_repeat_share")
-_DUPLICATE = TEXT_SHARES.index("duplicate_prompt_share")
-_DISTILLATION_CALL = TEXT_SHARES.index("distillation_call_share")
+# The layout of the three arrays, by field name. Each index constant below is looked up here, so
+# the names are the documentation; the changelog's migration of older records uses them too.
+DECAYED_FIELDS: tuple[str, ...] = (
+    *CALL_SIGNALS,
+    *TEXT_SHARES,
+    "weight",
+    "token_weight",
+    "output_weight",
+    "text_weight",
+    "gap_sum",
+    "gap_sq_sum",
+    "gap_weight",
+)
+REAL_FIELDS: tuple[str, ...] = (
+    *DECAYED_FIELDS,  # scaled to the reference time "decay_ref"
+    "decay_ref",
+    "first_seen",
+    "population_learned_at",
+    "suspicious_since",  # event time its own evidence first crossed the bar (-1 = no)
+    "own_harvest_baseline",  # slow average of its harvest-call share (-1 = none)
+    "own_shape_baseline",  # slow average of the account's distillation shape (-1 = none)
+    "baseline_mean",
+    "baseline_var",
+    "last_alert_at",
+    "distillation_since",  # start of its current run of distillation calls (-1 = none)
+)
+COUNTER_FIELDS: tuple[str, ...] = (
+    "bucket_head",  # index (event time // bucket length) of the newest window bucket (-1 = none)
+    "recent_pos",
+    "baseline_count",
+    "alert_bucket",
+    "alert_severity_rank",
+    "alert_revision",
+    "applied_offset",  # input offset of the last event folded in (replay guard)
+    *(f"bucket_requests_{i}" for i in range(WINDOW_BUCKETS)),
+    *(f"bucket_tokens_{i}" for i in range(WINDOW_BUCKETS)),
+)
+HASH_FIELDS: tuple[str, ...] = (
+    *(f"recent_prompt_{i}" for i in range(RECENT_PROMPTS)),
+    "network",
+    "user_agent",
+    "system_prompt",
+)
+N_DECAYED = len(DECAYED_FIELDS)
+N_REALS = len(REAL_FIELDS)
+N_COUNTERS = len(COUNTER_FIELDS)
+N_HASHES = len(HASH_FIELDS)
+
+_TEXT = REAL_FIELDS.index(TEXT_SHARES[0])
+_WEIGHT = REAL_FIELDS.index("weight")
+_TOKEN_WEIGHT = REAL_FIELDS.index("token_weight")
+_OUTPUT_WEIGHT = REAL_FIELDS.index("output_weight")
+_TEXT_WEIGHT = REAL_FIELDS.index("text_weight")
+_GAP_SUM = REAL_FIELDS.index("gap_sum")
+_GAP_SQ_SUM = REAL_FIELDS.index("gap_sq_sum")
+_GAP_WEIGHT = REAL_FIELDS.index("gap_weight")
+_DECAY_REF = REAL_FIELDS.index("decay_ref")
+_FIRST_SEEN = REAL_FIELDS.index("first_seen")
+_POPULATION_LEARNED_AT = REAL_FIELDS.index("population_learned_at")
+_SUSPICIOUS_SINCE = REAL_FIELDS.index("suspicious_since")
+_OWN_HARVEST_BASELINE = REAL_FIELDS.index("own_harvest_baseline")
+_OWN_SHAPE_BASELINE = REAL_FIELDS.index("own_shape_baseline")
+_BASELINE_MEAN = REAL_FIELDS.index("baseline_mean")
+_BASELINE_VAR = REAL_FIELDS.index("baseline_var")
+_LAST_ALERT_AT = REAL_FIELDS.index("last_alert_at")
+_DISTILLATION_SINCE = REAL_FIELDS.index("distillation_since")
+_COT = REAL_FIELDS.index("cot_elicitation_share")
+_INSTRUCTION = REAL_FIELDS.index("instruction_style_share")
+_RUBRIC = REAL_FIELDS.index("rubric_grading_share")
+_TEMPLATE_REPEAT = REAL_FIELDS.index("template_repeat_share")
+_DUPLICATE = REAL_FIELDS.index("duplicate_prompt_share")
+_DISTILLATION_CALL = REAL_FIELDS.index("distillation_call_share")
 _HARVEST_CALL = CALL_SIGNALS.index("harvest_call_share")
+_CALL_INDEXES = range(N_CALL)  # the call signals are the first N_CALL reals
+
+_BUCKET_HEAD = COUNTER_FIELDS.index("bucket_head")
+_RECENT_POS = COUNTER_FIELDS.index("recent_pos")
+_BASELINE_COUNT = COUNTER_FIELDS.index("baseline_count")
+_ALERT_BUCKET = COUNTER_FIELDS.index("alert_bucket")
+_ALERT_SEVERITY_RANK = COUNTER_FIELDS.index("alert_severity_rank")
+_ALERT_REVISION = COUNTER_FIELDS.index("alert_revision")
+_APPLIED_OFFSET = COUNTER_FIELDS.index("applied_offset")
+_REQUESTS = COUNTER_FIELDS.index("bucket_requests_0")
+_TOKENS = COUNTER_FIELDS.index("bucket_tokens_0")
+
+_RECENT = HASH_FIELDS.index("recent_prompt_0")
+_NETWORK = HASH_FIELDS.index("network")
+_USER_AGENT = HASH_FIELDS.index("user_agent")
+_SYSTEM_PROMPT = HASH_FIELDS.index("system_prompt")
+
+if array("I").itemsize != 4:  # pragma: no cover - every supported platform has a 32-bit C int
+    raise RuntimeError("array('I') is not 32 bits on this platform")
+
+
+def _initial_reals() -> array[float]:
+    reals = array("d", [0.0]) * N_REALS
+    reals[_POPULATION_LEARNED_AT] = -math.inf
+    reals[_SUSPICIOUS_SINCE] = -1.0
+    reals[_OWN_HARVEST_BASELINE] = -1.0
+    reals[_OWN_SHAPE_BASELINE] = -1.0
+    reals[_LAST_ALERT_AT] = -math.inf
+    reals[_DISTILLATION_SINCE] = -1.0
+    return reals
+
+
+def _initial_counters() -> array[int]:
+    counters = array("q", [0]) * N_COUNTERS
+    counters[_BUCKET_HEAD] = -1
+    counters[_ALERT_BUCKET] = -1
+    counters[_APPLIED_OFFSET] = -1
+    return counters
+
+
+# Fresh arrays are slices of these (an exact-size copy; building from bytes over-allocates).
+_REALS = _initial_reals()
+_COUNTERS = _initial_counters()
+_HASHES = array("I", [0]) * N_HASHES
+
+
+class _Real:
+    """An attribute of ``AccountState`` stored in its ``reals`` array (no float object per value)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    @overload
+    def __get__(self, state: None, owner: type[AccountState]) -> _Real: ...
+    @overload
+    def __get__(self, state: AccountState, owner: type[AccountState]) -> float: ...
+    def __get__(self, state: AccountState | None, owner: type[AccountState]) -> float | _Real:
+        return self if state is None else state.reals[self.index]
+
+    def __set__(self, state: AccountState, value: float) -> None:
+        state.reals[self.index] = value
+
+
+class _Counter:
+    """An attribute of ``AccountState`` stored in its ``counters`` array (no int object per value)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    @overload
+    def __get__(self, state: None, owner: type[AccountState]) -> _Counter: ...
+    @overload
+    def __get__(self, state: AccountState, owner: type[AccountState]) -> int: ...
+    def __get__(self, state: AccountState | None, owner: type[AccountState]) -> int | _Counter:
+        return self if state is None else state.counters[self.index]
+
+    def __set__(self, state: AccountState, value: int) -> None:
+        state.counters[self.index] = value
 
 
 class AccountState:
-    """Everything the detector remembers about one account, in a few hundred bytes."""
+    """Everything the detector remembers about one account, in about a kilobyte."""
 
     __slots__ = (
         "account_id",
-        "alert_bucket",
         "alert_id",
-        "alert_revision",
-        "alert_severity_rank",
-        "applied_offset",
-        "baseline_count",
-        "baseline_mean",
-        "baseline_var",
-        "bucket_head",
-        "bucket_requests",
-        "bucket_tokens",
-        "call_sums",
-        "distillation_since",
+        "counters",
         "events_since_score",
-        "first_seen",
-        "gap_sq_sum",
-        "gap_sum",
-        "gap_weight",
-        "infrastructure",
-        "last_alert_at",
+        "hashes",
         "last_scored_at",
         "last_seen",
         "org_id",
-        "output_weight",
-        "own_harvest_baseline",
-        "own_shape_baseline",
-        "population_learned_at",
-        "recent_pos",
-        "recent_prompts",
-        "suspicious_since",
-        "templates",
-        "text_sums",
-        "text_weight",
-        "token_weight",
+        "reals",
+        "template_counts",
+        "template_keys",
         "total_events",
-        "weight",
     )
+
+    first_seen = _Real(_FIRST_SEEN)
+    population_learned_at = _Real(_POPULATION_LEARNED_AT)
+    suspicious_since = _Real(_SUSPICIOUS_SINCE)
+    own_harvest_baseline = _Real(_OWN_HARVEST_BASELINE)
+    own_shape_baseline = _Real(_OWN_SHAPE_BASELINE)
+    baseline_mean = _Real(_BASELINE_MEAN)
+    baseline_var = _Real(_BASELINE_VAR)
+    last_alert_at = _Real(_LAST_ALERT_AT)
+    distillation_since = _Real(_DISTILLATION_SINCE)
+    baseline_count = _Counter(_BASELINE_COUNT)
+    alert_bucket = _Counter(_ALERT_BUCKET)
+    alert_severity_rank = _Counter(_ALERT_SEVERITY_RANK)
+    alert_revision = _Counter(_ALERT_REVISION)
+    applied_offset = _Counter(_APPLIED_OFFSET)
 
     def __init__(self, account_id: str, org_id: str | None, now: float) -> None:
         self.account_id = account_id
         self.org_id = org_id
-        self.first_seen = now
-        self.last_seen = now
-        self.total_events = 0
-        self.weight = 0.0
-        self.token_weight = 0.0
-        self.output_weight = 0.0
-        self.text_weight = 0.0
-        self.gap_sum = 0.0
-        self.gap_sq_sum = 0.0
-        self.gap_weight = 0.0
-        self.infrastructure: tuple[int, int, int] = (0, 0, 0)
-        self.population_learned_at = -math.inf
-        self.suspicious_since = -1.0  # event time its own evidence first crossed the bar (-1 = no)
-        self.distillation_since = -1.0  # start of its current run of distillation calls (-1 = none)
-        self.own_harvest_baseline = -1.0  # slow average of its harvest-call share (-1 = none)
-        self.own_shape_baseline = -1.0  # slow average of the account's distillation shape (-1 = none)
-        self.call_sums = array("d", bytes(8 * N_CALL))
-        self.text_sums = array("d", bytes(8 * N_TEXT))
-        self.templates: dict[int, int] = {}
-        self.recent_prompts = array("q", bytes(8 * RECENT_PROMPTS))
-        self.recent_pos = 0
-        self.bucket_head = -1
-        self.bucket_requests = array("q", bytes(8 * WINDOW_BUCKETS))
-        self.bucket_tokens = array("q", bytes(8 * WINDOW_BUCKETS))
-        self.events_since_score = 0
-        self.last_scored_at = now
-        self.baseline_mean = 0.0
-        self.baseline_var = 0.0
-        self.baseline_count = 0
         self.alert_id: str | None = None
-        self.alert_bucket = -1
-        self.alert_severity_rank = 0
-        self.alert_revision = 0
-        self.last_alert_at = -math.inf
-        self.applied_offset = -1  # input offset of the last event folded in (replay guard)
+        self.last_seen = now
+        self.last_scored_at = now
+        self.total_events = 0
+        self.events_since_score = 0
+        reals = _REALS[:]
+        reals[_DECAY_REF] = now
+        reals[_FIRST_SEEN] = now
+        self.reals = reals
+        self.counters = _COUNTERS[:]
+        self.hashes = _HASHES[:]
+        # Space-saving top-TEMPLATE_SLOTS prompt head/tail hashes (uint32) and their counts, in
+        # insertion order. Arrays of their own, so that lookup, minimum and removal run in C.
+        self.template_keys = array("I")
+        self.template_counts = array("q")
+
+    @property
+    def infrastructure(self) -> tuple[int, int, int]:
+        """Hashes of the last event's client network, user agent and system prompt (0 = none)."""
+        hashes = self.hashes
+        return hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT]
 
     # --- update ---------------------------------------------------------------------------------
     def update_one(self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float) -> None:
-        """Fold one event in: decay the sums to ``at``, then add the event's signals."""
-        if at > self.last_seen:
-            gap = at - self.last_seen
-            decay = 0.5 ** (gap / half_life)
-            self.last_seen = at
+        """Fold one event in: add its non-zero signals, scaled to the sums' reference time."""
+        reals = self.reals
+        last = self.last_seen
+        if at > last:
+            gap = at - last
+            self.last_seen = now = at
         else:  # late event: counted at the account's current time, not used to rewind it
             gap = 0.0
-            decay = 1.0
+            now = last
+        elapsed = (now - reals[_DECAY_REF]) / half_life
+        if elapsed > REBASE_HALF_LIVES:
+            self._rebase(now, elapsed)
+            scale = 1.0
+        else:
+            scale = 2.0**elapsed
         if self.total_events:
-            log_gap = math.log1p(gap)
-            self.gap_sum = self.gap_sum * decay + log_gap
-            self.gap_sq_sum = self.gap_sq_sum * decay + log_gap * log_gap
-            self.gap_weight = self.gap_weight * decay + 1.0
+            reals[_GAP_WEIGHT] += scale
+            if gap:
+                log_gap = math.log1p(gap)
+                scaled = log_gap * scale
+                reals[_GAP_SUM] += scaled
+                reals[_GAP_SQ_SUM] += scaled * log_gap
         self.total_events += 1
         self.events_since_score += 1
-        self.infrastructure = signals.infrastructure
-        self.weight = self.weight * decay + 1.0
-        self.token_weight = self.token_weight * decay + signals.tokens
-        self.output_weight = self.output_weight * decay + signals.completion_tokens
-        sums = self.call_sums
-        for i, value in enumerate(signals.call):
-            sums[i] = sums[i] * decay + value
-        text = self.text_sums
-        self.text_weight *= decay
-        for i in range(N_TEXT):
-            text[i] *= decay
+        hashes = self.hashes
+        hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT] = signals.infrastructure
+        reals[_WEIGHT] += scale
+        reals[_TOKEN_WEIGHT] += signals.tokens * scale
+        reals[_OUTPUT_WEIGHT] += signals.completion_tokens * scale
+        call = signals.call
+        for i in compress(_CALL_INDEXES, call):  # most signals of most calls are 0
+            reals[i] += call[i] * scale
         prompt = signals.prompt
         if prompt is not None:
-            self.text_weight += 1.0
-            text[0] += prompt.cot_elicitation
-            text[1] += prompt.instruction_style
-            text[2] += prompt.rubric_grading
+            reals[_TEXT_WEIGHT] += scale
+            if prompt.cot_elicitation:
+                reals[_COT] += scale
+            if prompt.instruction_style:
+                reals[_INSTRUCTION] += scale
+            if prompt.rubric_grading:
+                reals[_RUBRIC] += scale
             templated = self._count_template(prompt.head_key, prompt.tail_key)
-            text[_TEMPLATE_REPEAT] += templated
-            text[_DUPLICATE] += self._remember_prompt(prompt.content_key)
+            if templated:
+                reals[_TEMPLATE_REPEAT] += scale
+            if self._remember_prompt(prompt.content_key):
+                reals[_DUPLICATE] += scale
             # One call that is the whole distiller's pattern: reasoning asked for on a templated
             # or instruction task, single-turn, with a harvested (long / capped) answer.
-            if (
-                signals.call[_HARVEST_CALL]
-                and prompt.cot_elicitation
-                and (prompt.instruction_style or templated)
-            ):
-                if text[_DISTILLATION_CALL] < DISTILLATION_RUN_FLOOR:
-                    self.distillation_since = at  # a new run: nothing recent before this call
-                text[_DISTILLATION_CALL] += 1.0
+            if call[_HARVEST_CALL] and prompt.cot_elicitation and (prompt.instruction_style or templated):
+                if reals[_DISTILLATION_CALL] < DISTILLATION_RUN_FLOOR * scale:
+                    reals[_DISTILLATION_SINCE] = now  # a new run: nothing recent before this call
+                reals[_DISTILLATION_CALL] += scale
         self._add_to_window(at, signals.tokens, bucket_seconds)
 
-    def _count_template(self, head: int, tail: int) -> float:
-        """Space-saving top-k over prompt head/tail hashes; 1.0 when either was seen before."""
-        templates = self.templates
-        seen = head in templates or tail in templates
-        for key in (head, tail):
-            if key in templates:
-                templates[key] += 1
-            elif len(templates) < TEMPLATE_SLOTS:
-                templates[key] = 1
-            else:  # replace the least frequent key, inheriting its count (space-saving)
-                victim = min(templates, key=templates.__getitem__)
-                templates[key] = templates.pop(victim) + 1
-        return 1.0 if seen else 0.0
+    def _rebase(self, now: float, elapsed: float) -> None:
+        """Move the sums' reference time to ``now`` (underflow to 0 is the right answer)."""
+        reals = self.reals
+        factor = 2.0**-elapsed
+        for i in range(N_DECAYED):
+            reals[i] *= factor
+        reals[_DECAY_REF] = now
 
-    def _remember_prompt(self, content_key: int) -> float:
-        recent = self.recent_prompts
-        duplicate = content_key in recent and self.total_events > 1
-        recent[self.recent_pos] = content_key
-        self.recent_pos = (self.recent_pos + 1) % RECENT_PROMPTS
-        return 1.0 if duplicate else 0.0
+    def _count_template(self, head: int, tail: int) -> bool:
+        """Space-saving top-k over prompt head/tail hashes; True when either was seen before.
+
+        Keys are kept in insertion order, so that the victim (the first least frequent key) and
+        the order of ties are those of an insertion-ordered dict."""
+        keys = self.template_keys
+        counts = self.template_counts
+        seen = head in keys or tail in keys
+        for key in (head, tail):
+            if key in keys:
+                counts[keys.index(key)] += 1
+            elif len(keys) < TEMPLATE_SLOTS:
+                keys.append(key)
+                counts.append(1)
+            else:  # replace the least frequent key, inheriting its count (space-saving)
+                least = min(counts)
+                victim = counts.index(least)
+                del keys[victim]
+                del counts[victim]
+                keys.append(key)
+                counts.append(least + 1)
+        return seen
+
+    def _remember_prompt(self, content_key: int) -> bool:
+        hashes = self.hashes
+        counters = self.counters
+        duplicate = content_key in hashes[_RECENT : _RECENT + RECENT_PROMPTS] and self.total_events > 1
+        pos = counters[_RECENT_POS]
+        hashes[_RECENT + pos] = content_key
+        counters[_RECENT_POS] = (pos + 1) % RECENT_PROMPTS
+        return duplicate
 
     def _add_to_window(self, at: float, tokens: int, bucket_seconds: float) -> None:
+        counters = self.counters
         index = int(at // bucket_seconds)
-        head = self.bucket_head
+        head = counters[_BUCKET_HEAD]
         if index > head:
             for stale in range(max(head + 1, index - WINDOW_BUCKETS + 1), index + 1):
                 slot = stale % WINDOW_BUCKETS
-                self.bucket_requests[slot] = 0
-                self.bucket_tokens[slot] = 0
-            self.bucket_head = index
+                counters[_REQUESTS + slot] = 0
+                counters[_TOKENS + slot] = 0
+            counters[_BUCKET_HEAD] = index
         elif index <= head - WINDOW_BUCKETS:
             return  # older than the window: counted in the rates, not in the window
         slot = index % WINDOW_BUCKETS
-        self.bucket_requests[slot] += 1
-        self.bucket_tokens[slot] += tokens
+        counters[_REQUESTS + slot] += 1
+        counters[_TOKENS + slot] += tokens
 
     # --- read -----------------------------------------------------------------------------------
     def window_totals(self, bucket_seconds: float) -> tuple[float, int, int]:
         """(window start in epoch seconds, requests, tokens) over the ring's live buckets."""
-        requests = sum(self.bucket_requests)
-        tokens = sum(self.bucket_tokens)
-        start_index = self.bucket_head
+        counters = self.counters
+        requests = sum(counters[_REQUESTS : _REQUESTS + WINDOW_BUCKETS])
+        tokens = sum(counters[_TOKENS : _TOKENS + WINDOW_BUCKETS])
+        head = counters[_BUCKET_HEAD]
+        start_index = head
         for back in range(WINDOW_BUCKETS - 1, -1, -1):
-            index = self.bucket_head - back
-            if index >= 0 and self.bucket_requests[index % WINDOW_BUCKETS]:
+            index = head - back
+            if index >= 0 and counters[_REQUESTS + index % WINDOW_BUCKETS]:
                 start_index = index
                 break
         start = max(start_index * bucket_seconds, self.first_seen)
@@ -219,8 +394,27 @@ class AccountState:
 
     def top_templates(self, count: int = 2) -> list[int]:
         """Hashes of the account's most repeated prompt heads/tails (template fingerprints)."""
-        ranked = sorted(self.templates.items(), key=lambda item: (-item[1], item[0]))
+        ranked = sorted(
+            zip(self.template_keys, self.template_counts, strict=True), key=lambda item: (-item[1], item[0])
+        )
         return [key for key, seen in ranked[:count] if seen >= 3]
+
+    def decayed(self, name: str, half_life: float) -> float:
+        """The decayed sum ``name`` (one of ``DECAYED_FIELDS``) as of the account's last event."""
+        reals = self.reals
+        unscale: float = 2.0 ** ((reals[_DECAY_REF] - self.last_seen) / half_life)
+        return reals[REAL_FIELDS.index(name)] * unscale
+
+    def is_consistent(self) -> bool:
+        """True when the arrays have the shapes and ranges ``update_one`` relies on: a state
+        restored from bytes someone else wrote is checked with this before it is used."""
+        return (
+            len(self.reals) == N_REALS
+            and len(self.counters) == N_COUNTERS
+            and len(self.hashes) == N_HASHES
+            and 0 <= self.counters[_RECENT_POS] < RECENT_PROMPTS
+            and len(self.template_keys) == len(self.template_counts) <= TEMPLATE_SLOTS
+        )
 
     def rate_per_hour(
         self, decayed_sum: float, half_life: float, since: float = -1.0, min_age: float = MIN_RATE_AGE_SECONDS
@@ -232,41 +426,48 @@ class AccountState:
         return decayed_sum * _LN2 / (half_life * filled) * 3600.0
 
     def features(self, half_life: float) -> dict[str, float]:
-        """The account's behaviour now, as river-style features (all finite)."""
-        weight = self.weight or 1.0
+        """The account's behaviour now, as river-style features (all finite).
+
+        Shares divide two sums kept at the same scale, so only rates and thresholds on decayed
+        counts need the scale undone."""
+        reals = self.reals
+        unscale = 2.0 ** ((reals[_DECAY_REF] - self.last_seen) / half_life)
+        weight = reals[_WEIGHT] or 1.0
         out = {
-            "calls_per_hour": self.rate_per_hour(self.weight, half_life),
-            "tokens_per_hour": self.rate_per_hour(self.token_weight, half_life),
-            "output_tokens_per_hour": self.rate_per_hour(self.output_weight, half_life),
+            "calls_per_hour": self.rate_per_hour(reals[_WEIGHT] * unscale, half_life),
+            "tokens_per_hour": self.rate_per_hour(reals[_TOKEN_WEIGHT] * unscale, half_life),
+            "output_tokens_per_hour": self.rate_per_hour(reals[_OUTPUT_WEIGHT] * unscale, half_life),
         }
-        for name, value in zip(CALL_SIGNALS, self.call_sums, strict=True):
+        for name, value in zip(CALL_SIGNALS, reals[:N_CALL], strict=True):
             out[name] = value / weight
-        text_weight = self.text_weight
-        for name, value in zip(TEXT_SHARES, self.text_sums, strict=True):
-            out[name] = value / text_weight if text_weight > 0.5 else 0.0
+        text_weight = reals[_TEXT_WEIGHT]
+        has_text = text_weight * unscale > 0.5
+        for name, value in zip(TEXT_SHARES, reals[_TEXT:_WEIGHT], strict=True):
+            out[name] = value / text_weight if has_text else 0.0
         out["text_coverage"] = min(1.0, text_weight / weight)
         # A sweep of logit_bias sizes (probing many tokens) versus one fixed label set.
         bias_mean = out["log_logit_bias_size"]
         out["logit_bias_sweep"] = math.sqrt(max(0.0, out.pop("log_logit_bias_size_sq") - bias_mean**2))
         # Machine rhythm: the spread of log inter-arrival gaps is small for a scheduler, large
         # for people (exponential gaps alone give ~1.3).
-        if self.gap_weight >= MIN_GAPS_FOR_RHYTHM:
-            mean_gap = self.gap_sum / self.gap_weight
-            spread = math.sqrt(max(0.0, self.gap_sq_sum / self.gap_weight - mean_gap * mean_gap))
+        gap_weight = reals[_GAP_WEIGHT]
+        if gap_weight * unscale >= MIN_GAPS_FOR_RHYTHM:
+            mean_gap = reals[_GAP_SUM] / gap_weight
+            spread = math.sqrt(max(0.0, reals[_GAP_SQ_SUM] / gap_weight - mean_gap * mean_gap))
             out["rhythm_regularity"] = max(0.0, 1.0 - spread / 1.5)
         else:
             out["rhythm_regularity"] = 0.0
         # An established account (a router, a reseller) that starts a run of distillation calls:
         # its rate is the run's, not diluted by the account's quiet past under the half-life.
+        run_start = reals[_DISTILLATION_SINCE]
         out["distillation_calls_per_hour"] = self.rate_per_hour(
-            self.text_sums[_DISTILLATION_CALL],
+            reals[_DISTILLATION_CALL] * unscale,
             half_life,
-            since=self.distillation_since,
+            since=run_start,
             min_age=MIN_DISTILLATION_RUN_SECONDS,
         )
         # 1 when the run began in an account with a past of other traffic (a router's new "user"),
         # 0 when the account began with it (a new account: its share of such calls decides).
-        run_start = self.distillation_since
         out["distillation_run_after_history"] = (
             1.0 if run_start >= 0 and run_start - self.first_seen >= MIN_HISTORY_BEFORE_RUN_SECONDS else 0.0
         )

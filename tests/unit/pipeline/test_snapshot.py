@@ -6,17 +6,20 @@ import struct
 import zlib
 from array import array
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from detector.events import Alert
+from detector.events import Alert, ApiCallEvent
+from detector.pipeline.features import CALL_SIGNALS, TEXT_SHARES, event_signals
 from detector.pipeline.snapshot import (
+    FORMAT_VERSION,
     SnapshotError,
     decode_account,
     encode_account,
     memory_bytes,
 )
-from detector.pipeline.state import AccountState
+from detector.pipeline.state import COUNTER_FIELDS, AccountState
 from detector.pipeline.step import Detector, SourceRef
 from detector.settings import Settings
 from tests.factories import START, benign_stream, bulk_distillation_stream, by_time, encode, event
@@ -108,8 +111,8 @@ def test_restored_accounts_are_ordered_for_expiry() -> None:
     assert store.expire(START.timestamp() + 5 * 3600) == 2
 
 
-def _record(fields: list[tuple[str, bytes, bytes]]) -> bytes:
-    out = struct.pack("<2sBH", b"DS", 1, len(fields))
+def _record(fields: list[tuple[str, bytes, bytes]], version: int = FORMAT_VERSION) -> bytes:
+    out = struct.pack("<2sBH", b"DS", version, len(fields))
     for name, tag, payload in fields:
         out += struct.pack("<Ic", zlib.crc32(name.encode()), tag) + payload
     return out
@@ -130,9 +133,122 @@ def test_unknown_slots_are_ignored_and_missing_ones_keep_their_defaults() -> Non
 
 def test_a_slot_that_changed_shape_is_rejected() -> None:
     """An array of another length (a signal was added since) makes the record unreadable."""
-    raw = _record([("call_sums", b"d", struct.pack("<I", 2) + array("d", [1.0, 2.0]).tobytes())])
+    raw = _record([("reals", b"d", struct.pack("<I", 2) + array("d", [1.0, 2.0]).tobytes())])
     with pytest.raises(SnapshotError):
         decode_account("acct", raw)
+
+
+def _array(values: array[Any]) -> tuple[bytes, bytes]:
+    return values.typecode.encode(), struct.pack("<I", len(values)) + values.tobytes()
+
+
+def test_records_of_another_version_or_with_unusable_arrays_are_rejected() -> None:
+    """An unknown format version, a ring position off the ring, or template keys without their
+    counts would be misread or crash the update: the account restarts instead."""
+    good = encode_account(AccountState("acct", None, START.timestamp()))
+    assert decode_account("acct", good).first_seen == START.timestamp()
+    with pytest.raises(SnapshotError):
+        decode_account("acct", good[:2] + bytes([FORMAT_VERSION + 1]) + good[3:])
+    counters = AccountState("acct", None, 0.0).counters
+    counters[COUNTER_FIELDS.index("recent_pos")] = 8
+    with pytest.raises(SnapshotError):
+        decode_account("acct", _record([("counters", *_array(counters))]))
+    uneven = [("template_keys", *_array(array("I", [1, 2]))), ("template_counts", *_array(array("q", [1])))]
+    with pytest.raises(SnapshotError):
+        decode_account("acct", _record(uneven))
+
+
+def _v1_value(value: Any) -> tuple[bytes, bytes]:
+    """A slot value as format version 1 wrote it."""
+    if value is None:
+        return b"n", b""
+    if isinstance(value, str):
+        return b"s", struct.pack("<I", len(value)) + value.encode()
+    if isinstance(value, int):
+        return b"i", struct.pack("<q", value)
+    if isinstance(value, float):
+        return b"f", struct.pack("<d", value)
+    if isinstance(value, array):
+        return _array(value)
+    if isinstance(value, dict):
+        return b"m", struct.pack(f"<I{2 * len(value)}q", len(value), *(x for kv in value.items() for x in kv))
+    return b"t", struct.pack(f"<I{len(value)}q", len(value), *value)
+
+
+def _as_v1(state: AccountState, half_life: float) -> bytes:
+    """The record version 1 (one slot per number, sums decayed to last_seen) had for ``state``."""
+    requests, tokens = COUNTER_FIELDS.index("bucket_requests_0"), COUNTER_FIELDS.index("bucket_tokens_0")
+    decayed = (
+        "weight",
+        "token_weight",
+        "output_weight",
+        "text_weight",
+        "gap_sum",
+        "gap_sq_sum",
+        "gap_weight",
+    )
+    plain = [
+        "org_id",
+        "alert_id",
+        "last_seen",
+        "last_scored_at",
+        "total_events",
+        "events_since_score",
+        "first_seen",
+        "population_learned_at",
+        "suspicious_since",
+        "own_harvest_baseline",
+        "own_shape_baseline",
+        "baseline_mean",
+        "baseline_var",
+        "last_alert_at",
+        "baseline_count",
+        "alert_bucket",
+        "alert_severity_rank",
+        "alert_revision",
+        "applied_offset",
+    ]
+    values: dict[str, Any] = {name: getattr(state, name) for name in plain}
+    values |= {name: state.decayed(name, half_life) for name in decayed}
+    values["call_sums"] = array("d", [state.decayed(name, half_life) for name in CALL_SIGNALS])
+    values["text_sums"] = array("d", [state.decayed(name, half_life) for name in TEXT_SHARES])
+    values["bucket_head"] = state.counters[COUNTER_FIELDS.index("bucket_head")]
+    values["bucket_requests"] = state.counters[requests : requests + 12]
+    values["bucket_tokens"] = state.counters[tokens : tokens + 12]
+    values["recent_prompts"] = array("q", state.hashes[:8])
+    values["recent_pos"] = state.counters[COUNTER_FIELDS.index("recent_pos")]
+    values["templates"] = dict(zip(state.template_keys, state.template_counts, strict=True))
+    values["infrastructure"] = state.infrastructure
+    return _record([(name, *_v1_value(value)) for name, value in values.items()], version=1)
+
+
+def test_a_version_1_record_is_migrated_and_detection_goes_on_unchanged() -> None:
+    """A record written before the packed layout reads as the same account, and the migrated
+    account then evolves exactly as one that was never written out."""
+    half_life, bucket = 3600.0, 1800.0
+    stream = [
+        event_signals(ApiCallEvent.model_validate(e))
+        for e in by_time(bulk_distillation_stream("acct_x", 2, 3), benign_stream(40, 2))
+    ]
+    state = AccountState("acct_x", "org_1", START.timestamp())
+    for i, signals in enumerate(stream[:300]):
+        state.update_one(signals, START.timestamp() + i * 7.0, half_life, bucket)
+    state.alert_revision, state.applied_offset, state.suspicious_since = 2, 12_345, START.timestamp()
+    migrated = decode_account("acct_x", _as_v1(state, half_life))
+    for i, signals in enumerate(stream[300:], 300):
+        for account in (state, migrated):
+            account.update_one(signals, START.timestamp() + i * 7.0, half_life, bucket)
+        if i % 50 == 0 or i == len(stream) - 1:
+            # abs: the variance of perfectly regular gaps is ~0, and its square root turns
+            # last-bit differences of the two sums into ~1e-8
+            assert migrated.features(half_life) == pytest.approx(
+                state.features(half_life), rel=1e-9, abs=1e-6
+            )
+            assert migrated.window_totals(bucket) == state.window_totals(bucket)
+            assert migrated.top_templates() == state.top_templates()
+    assert (migrated.infrastructure, migrated.total_events) == (state.infrastructure, state.total_events)
+    assert (migrated.alert_revision, migrated.applied_offset) == (2, 12_345)
+    assert migrated.suspicious_since == START.timestamp()
 
 
 def test_memory_per_account_does_not_grow_with_its_events() -> None:

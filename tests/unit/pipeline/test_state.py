@@ -169,6 +169,55 @@ def test_distillation_calls_are_counted_only_with_the_whole_pattern() -> None:
     assert chat.features(HALF_LIFE)["distillation_call_share"] == 0.0
 
 
+def test_lazy_decay_reads_as_eager_decay_across_rebases_and_long_idles() -> None:
+    """Scaled sums read out as sums decayed at every event, also after the reference time was
+    moved (every REBASE_HALF_LIVES) and after an idle spell long enough to forget everything."""
+    import random
+
+    half_life = 10.0
+    rng = random.Random(7)
+    state = AccountState("acct", None, START.timestamp())
+    at = START.timestamp()
+    weight = tokens = 0.0
+    last = at
+    for i in range(3_000):
+        at += rng.expovariate(1 / 2.0) if i != 1_500 else 50_000 * half_life
+        decay = 0.5 ** ((at - last) / half_life)
+        last = at
+        weight = weight * decay + 1.0
+        tokens = tokens * decay + 700
+        state.update_one(signals(), at, half_life, BUCKET)
+        if i % 100 == 0 or i == 1_500:
+            assert abs(state.decayed("weight", half_life) - weight) <= 1e-9 * weight
+            assert abs(state.decayed("token_weight", half_life) - tokens) <= 1e-9 * tokens
+    rate = state.features(half_life)["calls_per_hour"]
+    assert abs(rate - state.rate_per_hour(weight, half_life)) <= 1e-9 * rate
+
+
+def test_template_counting_matches_space_saving_over_an_insertion_ordered_dict() -> None:
+    """The packed top-8 keeps the keys, counts, order and victims of the dict it replaced."""
+    import random
+
+    rng = random.Random(11)
+    state = AccountState("acct", None, START.timestamp())
+    reference: dict[int, int] = {}
+    for _ in range(5_000):
+        head, tail = rng.randrange(14), rng.choice((rng.randrange(14), 2**32 - 1))
+        seen = head in reference or tail in reference
+        for key in (head, tail):
+            if key in reference:
+                reference[key] += 1
+            elif len(reference) < 8:
+                reference[key] = 1
+            else:
+                victim = min(reference, key=reference.__getitem__)
+                reference[key] = reference.pop(victim) + 1
+        assert state._count_template(head, tail) is seen
+        assert list(zip(state.template_keys, state.template_counts, strict=True)) == list(reference.items())
+    ranked = sorted(reference.items(), key=lambda item: (-item[1], item[0]))
+    assert state.top_templates() == [key for key, count in ranked[:2] if count >= 3]
+
+
 def _distillation_call(i: int):  # type: ignore[no-untyped-def]
     return signals(
         prompt=f"Solve task {i}: add the numbers. Think step by step and show your reasoning.",
