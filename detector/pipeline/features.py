@@ -55,6 +55,9 @@ N_TEXT = len(TEXT_SHARES)
 # Output at or above this share of max_tokens counts as "ran to the cap": a distiller asks for
 # the longest answers it can get.
 NEAR_CAP_FRACTION = 0.9
+# ... of a cap that leaves room for a rich answer: a benchmark run or a classifier capping answers
+# at a few hundred tokens hits its cap often, but that is not harvesting.
+NEAR_CAP_MIN_TOKENS = 500
 # A "harvest call": single-turn, and the answer runs to the cap or is long and far longer than
 # the question. What a distiller buys; also what some honest users get now and then.
 HARVEST_MIN_COMPLETION = 1000
@@ -83,7 +86,9 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
     completion_tokens = event.completion_tokens
     max_tokens = params.max_tokens
     near_cap = (
-        max_tokens is not None and max_tokens > 1 and completion_tokens >= NEAR_CAP_FRACTION * max_tokens
+        max_tokens is not None
+        and completion_tokens >= NEAR_CAP_MIN_TOKENS
+        and completion_tokens >= NEAR_CAP_FRACTION * max_tokens
     )
     temperature = params.temperature
     log_bias = math.log1p(params.logit_bias_size)

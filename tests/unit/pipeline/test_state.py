@@ -255,3 +255,21 @@ def test_a_lone_distillation_call_does_not_read_as_a_high_rate() -> None:
         )
     state.update_one(_distillation_call(0), t0 + 100 * 60.0, HALF_LIFE, BUCKET)
     assert state.features(HALF_LIFE)["distillation_calls_per_hour"] < 5.0  # one call per 15 min
+
+
+def test_an_answer_at_a_small_cap_is_not_a_harvested_answer() -> None:
+    """A benchmark capping answers at 256 tokens hits its cap, but harvests nothing; an answer
+    at a 4,096-token cap does."""
+    t0 = START.timestamp()
+    small, large = AccountState("small", None, t0), AccountState("large", None, t0)
+    for i in range(30):
+        small.update_one(
+            signals(completion_tokens=256, params={"max_tokens": 256}), t0 + i * 60.0, HALF_LIFE, BUCKET
+        )
+        large.update_one(
+            signals(completion_tokens=4000, params={"max_tokens": 4096}), t0 + i * 60.0, HALF_LIFE, BUCKET
+        )
+    assert small.features(HALF_LIFE)["near_output_cap_share"] == 0.0
+    assert small.features(HALF_LIFE)["harvest_call_share"] == 0.0
+    assert large.features(HALF_LIFE)["near_output_cap_share"] > 0.99
+    assert large.features(HALF_LIFE)["harvest_call_share"] > 0.99
