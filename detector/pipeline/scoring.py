@@ -111,6 +111,12 @@ def harvest_shape(features: dict[str, float]) -> float:
     return features["single_turn_share"] * answer_richness(features) * ratio
 
 
+def _share_error(share: float, features: dict[str, float]) -> float:
+    """Standard error of a decayed share resting on the account's recent calls."""
+    calls = max(features["recent_calls"], 1.0)
+    return math.sqrt(max(share * (1.0 - share), 0.0) / calls)
+
+
 def _reason(signal: str, observed: float, baseline: float, explanation: str) -> Reason:
     return Reason(
         signal=signal, observed=round(observed, 4), baseline=round(baseline, 4), explanation=explanation
@@ -163,8 +169,10 @@ def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[f
         weight = DISTILLATION_RATE_WEIGHT * _clip((math.log2(distill_rate) - 4.0) / 2.0) * mostly
         terms.append((weight, _reason("distillation_calls_per_hour", distill_rate, 0.0, text)))
     harvest_share = features["harvest_call_share"]
-    if peers.own_harvest_baseline >= 0 and harvest_share - peers.own_harvest_baseline > 0.1:
-        shift = harvest_share - peers.own_harvest_baseline
+    # A shift counts for what exceeds two standard errors of the share: a few calls of a quiet
+    # account swing its shares widely without anything having changed.
+    shift = harvest_share - peers.own_harvest_baseline - 2.0 * _share_error(harvest_share, features)
+    if peers.own_harvest_baseline >= 0 and shift > 0.1:
         text = (
             f"{harvest_share:.0%} of calls now harvest long single-turn answers; this account's usual: "
             f"{peers.own_harvest_baseline:.0%}"
@@ -234,14 +242,15 @@ def _amplifying_terms(features: dict[str, float], peers: PeerView) -> list[tuple
             )
         )
     shape = features["distillation_shape"]
-    if peers.own_shape_baseline >= 0 and shape - peers.own_shape_baseline > 0.15:
+    shape_shift = shape - peers.own_shape_baseline - 2.0 * _share_error(shape, features)
+    if peers.own_shape_baseline >= 0 and shape_shift > 0.15:
         text = (
             f"share of reasoning-eliciting templated tasks rose to {shape:.0%} from this account's usual "
             f"{peers.own_shape_baseline:.0%}"
         )
         terms.append(
             (
-                SHIFT_WEIGHT * _clip((shape - peers.own_shape_baseline) / 0.5),
+                SHIFT_WEIGHT * _clip(shape_shift / 0.5),
                 _reason("own_shape_shift", shape, peers.own_shape_baseline, text),
             )
         )

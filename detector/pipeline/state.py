@@ -445,6 +445,8 @@ class AccountState:
         for name, value in zip(TEXT_SHARES, reals[_TEXT:_WEIGHT], strict=True):
             out[name] = value / text_weight if has_text else 0.0
         out["text_coverage"] = min(1.0, text_weight / weight)
+        # How many calls the decayed shares rest on (their effective sample size).
+        out["recent_calls"] = weight * unscale
         # A sweep of logit_bias sizes (probing many tokens) versus one fixed label set.
         bias_mean = out["log_logit_bias_size"]
         out["logit_bias_sweep"] = math.sqrt(max(0.0, out.pop("log_logit_bias_size_sq") - bias_mean**2))

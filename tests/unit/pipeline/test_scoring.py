@@ -44,6 +44,8 @@ def features(**values: float) -> dict[str, float]:
         harvest_call_share=0.05,
         distillation_call_share=0.0,
         distillation_calls_per_hour=0.0,
+        distillation_run_after_history=0.0,
+        recent_calls=60.0,
     )
     base.update(values)
     base["distillation_shape"] = values.get(
@@ -115,3 +117,32 @@ def test_logit_probing_scores_high() -> None:
     )
     assert result.score > 0.9
     assert {r.signal for r in result.reasons[:2]} == {"logit_bias_sweep", "many_top_logprobs_share"}
+
+
+def _own_history(harvest_baseline: float) -> PeerView:
+    peers = view()
+    return PeerView(
+        **{**{f: getattr(peers, f) for f in PeerView.__slots__}, "own_harvest_baseline": harvest_baseline}
+    )
+
+
+def test_a_shift_from_the_own_past_needs_enough_calls_to_count() -> None:
+    """A quiet account whose few recent calls happen to be long single-turn answers has not
+    changed; a busy one whose share moved the same way has."""
+    quiet = assess(features(harvest_call_share=0.3, recent_calls=8.0), _own_history(0.0))
+    busy = assess(features(harvest_call_share=0.3, recent_calls=400.0), _own_history(0.0))
+    assert "own_harvest_shift" not in {r.signal for r in quiet.reasons}
+    assert "own_harvest_shift" in {r.signal for r in busy.reasons}
+    assert busy.specific > quiet.specific
+
+
+def test_a_new_account_with_few_distillation_calls_among_many_counts_by_their_share() -> None:
+    """The rate of distillation calls counts fully in an account that is mostly such calls or
+    that started them after a past of other traffic; a new account where they are a small part
+    of a busy stream gets credit in proportion to their share."""
+    base = {"distillation_calls_per_hour": 128.0, "distillation_call_share": 0.1}
+    new_mixed = assess(features(**base, distillation_run_after_history=0.0), view())
+    router = assess(features(**base, distillation_run_after_history=1.0), view())
+    mostly = assess(features(**{**base, "distillation_call_share": 0.9}), view())
+    assert router.specific > new_mixed.specific
+    assert mostly.specific >= router.specific
