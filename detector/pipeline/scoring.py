@@ -40,6 +40,8 @@ HARVEST_SHAPE_WEIGHT = 2.5  # single-turn, answers far longer than questions (no
 LOGIT_SWEEP_WEIGHT = 2.5
 DISTILLATION_RATE_WEIGHT = 5.0  # distillation-pattern calls per hour (from 16/h, full at 64/h)
 DISTILLATION_MAJORITY = 0.5  # share of distillation calls at which the rate counts fully
+HARVEST_SURGE_WEIGHT = 4.0  # harvested answers/h above the own usual share (from 16/h, full at 64/h)
+MIN_HISTORY_HOURS_FOR_SURGE = 6.0  # an account's "usual" needs that much past to be one
 HARVEST_SHIFT_WEIGHT = 2.0  # harvest-call share far above the account's own history  # spread of log(logit_bias size): probing many tokens
 HARVEST_VOLUME_WEIGHT = 3.0  # output tokens/h above the population's 90th percentile
 CALL_VOLUME_WEIGHT = 1.0
@@ -183,6 +185,21 @@ def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[f
                 _reason("own_harvest_shift", harvest_share, peers.own_harvest_baseline, text),
             )
         )
+    # The same shift as a rate: how many more harvested answers per hour than the account's own
+    # usual share would give. A router whose new "user" is a crawler shows it without any text.
+    excess_rate = shift * features["calls_per_hour"]
+    if (
+        peers.own_harvest_baseline >= 0
+        and features["history_hours"] >= MIN_HISTORY_HOURS_FOR_SURGE
+        and shift > 0.05
+        and excess_rate > 16.0
+    ):
+        text = (
+            f"{excess_rate:,.0f} more long single-turn answers per hour than this account's usual "
+            f"share would give ({peers.own_harvest_baseline:.0%} of calls before, {harvest_share:.0%} now)"
+        )
+        weight = HARVEST_SURGE_WEIGHT * _clip((math.log2(excess_rate) - 4.0) / 2.0)
+        terms.append((weight, _reason("own_harvest_surge", excess_rate, 0.0, text)))
     sweep = features["logit_bias_sweep"]
     if sweep > 0.5:
         text = f"logit_bias sizes sweep widely (spread {sweep:.2f} in log size), as in logit probing"

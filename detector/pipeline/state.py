@@ -447,6 +447,7 @@ class AccountState:
         out["text_coverage"] = min(1.0, text_weight / weight)
         # How many calls the decayed shares rest on (their effective sample size).
         out["recent_calls"] = weight * unscale
+        out["history_hours"] = (self.last_seen - self.first_seen) / 3600.0
         # A sweep of logit_bias sizes (probing many tokens) versus one fixed label set.
         bias_mean = out["log_logit_bias_size"]
         out["logit_bias_sweep"] = math.sqrt(max(0.0, out.pop("log_logit_bias_size_sq") - bias_mean**2))

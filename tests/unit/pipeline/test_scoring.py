@@ -46,6 +46,7 @@ def features(**values: float) -> dict[str, float]:
         distillation_calls_per_hour=0.0,
         distillation_run_after_history=0.0,
         recent_calls=60.0,
+        history_hours=24.0,
     )
     base.update(values)
     base["distillation_shape"] = values.get(
@@ -146,3 +147,15 @@ def test_a_new_account_with_few_distillation_calls_among_many_counts_by_their_sh
     mostly = assess(features(**{**base, "distillation_call_share": 0.9}), view())
     assert router.specific > new_mixed.specific
     assert mostly.specific >= router.specific
+
+
+def test_a_surge_of_harvested_answers_over_the_own_usual_share_is_evidence_without_text() -> None:
+    """A router with a long past at ~2% harvested answers that now runs at 18% of 650 calls/h
+    (a crawler among its users) gains specific evidence; the same shares in an account with
+    only a couple of hours of past do not count as a surge (its "usual" is not one yet)."""
+    shifted = {"harvest_call_share": 0.18, "calls_per_hour": 650.0, "recent_calls": 900.0}
+    old = assess(features(**shifted, history_hours=13.0), _own_history(0.02))
+    young = assess(features(**shifted, history_hours=2.0), _own_history(0.02))
+    assert "own_harvest_surge" in {r.signal for r in old.reasons}
+    assert "own_harvest_surge" not in {r.signal for r in young.reasons}
+    assert old.specific > young.specific
