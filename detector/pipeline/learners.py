@@ -227,7 +227,9 @@ def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: floa
 def _slow_average(current: float, value: float, elapsed: float, half_life: float) -> float:
     if current < 0:
         return value
-    alpha = min(1.0, max(0.002, 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)))
+    # Weighted by event time only: a busy account is scored far more often than a quiet one, and
+    # a per-scoring floor would make its "usual" follow a new habit within hours, not days.
+    alpha = min(1.0, max(0.0, 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)))
     return current + alpha * (value - current)
 
 

@@ -39,3 +39,20 @@ def test_the_table_stays_bounded_and_keeps_keys_that_keep_coming_back() -> None:
     assert len(prevalence) <= 101
     assert prevalence.is_common(1)
     assert not prevalence.is_common(2_999)
+
+
+def test_a_busy_accounts_usual_does_not_follow_a_new_habit_within_hours() -> None:
+    """Scored every 100 s for 6 hours with a new harvest share, a busy account's own baseline
+    (half-life 3 days) moves by about what 6 h of a 3-day half-life allows, not much more."""
+    from detector.pipeline.learners import learn_own_shape
+    from detector.pipeline.state import AccountState
+
+    state = AccountState("router", None, 0.0)
+    state.baseline_count = 10
+    state.own_harvest_baseline = 0.02
+    state.own_shape_baseline = 0.0
+    features = {"harvest_call_share": 0.2, "distillation_shape": 0.0}
+    for _ in range(6 * 36):
+        learn_own_shape(state, features, elapsed=100.0, half_life=3 * 86_400.0)
+    expected_move = (0.2 - 0.02) * (1 - 0.5 ** (6 / 72))
+    assert state.own_harvest_baseline - 0.02 < 1.5 * expected_move
