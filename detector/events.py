@@ -11,6 +11,7 @@ import math
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -127,17 +128,32 @@ class ApiCallEvent(BaseModel):
     @field_validator("client_ip")
     @classmethod
     def _check_ip(cls, value: str | None) -> str | None:
-        # Fast path: exactly the dotted quads ``ipaddress`` accepts (no leading zeros, <= 255).
-        if value is not None and _DOTTED_QUAD.fullmatch(value) is None:
-            try:
-                ipaddress.ip_address(value)
-            except ValueError as exc:
-                raise ValueError("client_ip is not an IPv4/IPv6 address") from exc
+        if value is not None and not (
+            _is_ip_address_cached(value) if len(value) <= _MAX_CACHED_IP else _is_ip_address(value)
+        ):
+            raise ValueError("client_ip is not an IPv4/IPv6 address")
         return value
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
+def _is_ip_address(value: str) -> bool:
+    # Fast path: exactly the dotted quads ``ipaddress`` accepts (no leading zeros, <= 255).
+    if _DOTTED_QUAD.fullmatch(value) is not None:
+        return True
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+# An account calls from few addresses, so most checks are a cache hit. Bounded in entries, and
+# only short values are kept (a scoped IPv6 address may be any length).
+_MAX_CACHED_IP = 64
+_is_ip_address_cached = lru_cache(maxsize=16_384)(_is_ip_address)
 
 
 class Severity(StrEnum):

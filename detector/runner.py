@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 
@@ -33,9 +33,11 @@ from detector.pipeline.step import SourceRef, StepResult
 log = structlog.get_logger("detector.runner")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """One raw input message, where it came from, and when it was appended (ms, if known)."""
+class SourceRecord(NamedTuple):
+    """One raw input message, where it came from, and when it was appended (ms, if known).
+
+    A named tuple, like ``SourceRef``: one is made per message.
+    """
 
     value: bytes
     ref: SourceRef

@@ -116,6 +116,7 @@ _EDGE_CHARS = 96
 _NOT_WORD = bytes.maketrans(
     bytes(b for b in range(256) if not (97 <= b <= 122 or 48 <= b <= 57)), b" " * (256 - 36)
 )
+_LETTERS_AND_SPACE = b" abcdefghijklmnopqrstuvwxyz"
 
 
 def _edge_words(lowered: str) -> tuple[list[str], list[str]]:
@@ -136,18 +137,40 @@ def _plain_runs(runs: list[bytes]) -> bool:
     return all(run.isalpha() or run.isdigit() for run in runs)
 
 
+def _edge_key_bytes(runs: list[bytes]) -> int | None:
+    """``_template_key`` of the first (or last) runs of a spaced ASCII prompt; None if a run mixes
+    letters and digits (then ``_WORD`` splits it, and the slow path is taken)."""
+    joined = b" ".join(runs)
+    if not joined.translate(None, _LETTERS_AND_SPACE):  # letters only: the usual case
+        return zlib.crc32(joined)
+    if _plain_runs(runs):
+        return _template_key_bytes(runs)
+    return None
+
+
+def _edge_runs(encoded: bytes) -> tuple[list[bytes], list[bytes]]:
+    """The first and last ``_TEMPLATE_WORDS`` space-separated runs of ``encoded`` (lower-cased
+    ASCII) after ``_NOT_WORD``, reading only its two ends when they hold enough runs (as in
+    ``_edge_words``: a run the slice cuts is then not among them)."""
+    if len(encoded) > 2 * _EDGE_CHARS:
+        head = encoded[:_EDGE_CHARS].translate(_NOT_WORD).split(None, _TEMPLATE_WORDS)
+        tail = encoded[-_EDGE_CHARS:].translate(_NOT_WORD).rsplit(None, _TEMPLATE_WORDS)
+        if len(head) > _TEMPLATE_WORDS and len(tail) > _TEMPLATE_WORDS:
+            return head[:_TEMPLATE_WORDS], tail[-_TEMPLATE_WORDS:]
+    spaced = encoded.translate(_NOT_WORD)
+    return spaced.split(None, _TEMPLATE_WORDS)[:_TEMPLATE_WORDS], spaced.rsplit(None, _TEMPLATE_WORDS)[
+        -_TEMPLATE_WORDS:
+    ]
+
+
 def _edge_keys(lowered: str, encoded: bytes) -> tuple[str, int, int]:
     """(first word, head template key, tail template key) of a lower-cased prompt."""
     if lowered.isascii():
-        spaced = encoded.translate(_NOT_WORD)
-        head = spaced.split(None, _TEMPLATE_WORDS)[:_TEMPLATE_WORDS]
-        tail = spaced.rsplit(None, _TEMPLATE_WORDS)[-_TEMPLATE_WORDS:]
-        if _plain_runs(head) and _plain_runs(tail):
-            return (
-                head[0].decode() if head else "",
-                _template_key_bytes(head),
-                _template_key_bytes(tail),
-            )
+        head, tail = _edge_runs(encoded)
+        head_key = _edge_key_bytes(head)
+        tail_key = _edge_key_bytes(tail)
+        if head_key is not None and tail_key is not None:
+            return (head[0].decode() if head else ""), head_key, tail_key
     first, last = _edge_words(lowered)
     return (first[0] if first else ""), _template_key(first), _template_key(last)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 import math
 import zlib
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from detector.events import ApiCallEvent
 from detector.pipeline.content import PromptSignals, prompt_signals
@@ -68,9 +69,12 @@ MANY_TOP_LOGPROBS = 10
 MAX_TOP_LOGPROBS = 20
 
 
-@dataclass(frozen=True, slots=True)
-class EventSignals:
-    """One event reduced to numbers; prompt text is gone once this exists."""
+class EventSignals(NamedTuple):
+    """One event reduced to numbers; prompt text is gone once this exists.
+
+    A named tuple, not a frozen dataclass: one is built per event, and a tuple is built in one
+    step where a frozen dataclass sets each field through ``object.__setattr__``.
+    """
 
     call: tuple[float, ...]
     prompt: PromptSignals | None
@@ -92,6 +96,8 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
     )
     temperature = params.temperature
     log_bias = math.log1p(params.logit_bias_size)
+    log_prompt = math.log1p(prompt_tokens)
+    log_completion = math.log1p(completion_tokens)
     # A system prompt is one of the messages; single-turn means one user message.
     single_turn = event.messages - (1 if event.system_prompt_hash else 0) <= 1
     harvest = single_turn and (
@@ -112,9 +118,9 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
         1.0 if params.tools > 0 else 0.0,
         1.0 if event.status == 429 else 0.0,
         1.0 if harvest else 0.0,
-        math.log1p(prompt_tokens),
-        math.log1p(completion_tokens),
-        math.log1p(completion_tokens) - math.log1p(prompt_tokens),
+        log_prompt,
+        log_completion,
+        log_completion - log_prompt,
         min(params.top_logprobs, MAX_TOP_LOGPROBS) / MAX_TOP_LOGPROBS if params.logprobs else 0.0,
         log_bias,
         log_bias * log_bias,
@@ -122,15 +128,11 @@ def event_signals(event: ApiCallEvent) -> EventSignals:
     )
     prompt = prompt_signals(event.prompt) if event.prompt else None
     return EventSignals(
-        call=call,
-        prompt=prompt,
-        tokens=prompt_tokens + completion_tokens,
-        completion_tokens=completion_tokens,
-        infrastructure=(
-            _network_key(event.client_ip),
-            _text_key(event.user_agent),
-            _text_key(event.system_prompt_hash),
-        ),
+        call,
+        prompt,
+        prompt_tokens + completion_tokens,
+        completion_tokens,
+        (_network_key(event.client_ip), _text_key(event.user_agent), _text_key(event.system_prompt_hash)),
     )
 
 
@@ -143,6 +145,16 @@ def _network_key(ip: str | None) -> int:
     if not ip:
         return 0
     if ":" in ip:
-        network = ipaddress.ip_network(f"{ip}/48", strict=False)
-        return zlib.crc32(network.network_address.packed)
+        return _ipv6_network_key_cached(ip) if len(ip) <= _MAX_CACHED_IP else _ipv6_network_key(ip)
     return zlib.crc32(ip.rsplit(".", 1)[0].encode())
+
+
+def _ipv6_network_key(ip: str) -> int:
+    network = ipaddress.ip_network(f"{ip}/48", strict=False)
+    return zlib.crc32(network.network_address.packed)
+
+
+# ~5 us through ipaddress, and an account calls from few addresses: remembered, bounded in
+# entries and in length (a scoped address may be any length).
+_MAX_CACHED_IP = 64
+_ipv6_network_key_cached = lru_cache(maxsize=16_384)(_ipv6_network_key)

@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from detector import __version__
 from detector.events import Alert, Rejected
@@ -63,9 +64,12 @@ class PartitionChanges:
     removed: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRef:
-    """Where a message came from, copied into its dead letter so it can be found again."""
+class SourceRef(NamedTuple):
+    """Where a message came from, copied into its dead letter so it can be found again.
+
+    A named tuple (one is made per message): built in one step, where a frozen dataclass sets
+    each field through ``object.__setattr__``.
+    """
 
     topic: str | None = None
     partition: int | None = None

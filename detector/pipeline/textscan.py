@@ -19,6 +19,11 @@ was most of the detector's per-event time). ``FoldedPattern`` gives the same ans
 3. **Non-ASCII text** keeps the original pattern on the original text. Its prefilter text is
    folded the way ``re`` folds case: besides ``str.lower()``, the only characters that match
    ASCII letters under ``IGNORECASE`` are U+0130 and U+0131 (i), U+017F (s) and U+212A (k).
+4. **Leading literals.** An alternative whose every match starts with one of a few literals
+   (``(?:show|give|explain) ... (?:work|steps)``) is tried with ``match`` only where one of them
+   occurs, not at every position: ``re`` scans such a branch group slowly (10-400 us on a long
+   prompt that holds one of the words). Folding maps each character to one character, so a
+   position in the folded text is the same position in the original, for non-ASCII text too.
 
 Anything the analysis does not understand turns the shortcut off for that pattern (the plain
 search is used), so a new pattern can never make the answer wrong, only slower.
@@ -115,6 +120,54 @@ def _required_literal_sets(items: Any) -> list[tuple[str, ...]]:
     return sets
 
 
+def _leading_literals(items: Any) -> tuple[str, ...] | None:
+    """Literals one of which every match of ``items`` starts with, or None if there are none.
+
+    A pattern that starts with a literal (or a group of alternatives that each do) can only match
+    where one of them occurs, so it is tried only there instead of at every position.
+    """
+    run: list[str] = []
+    for op, av in items:
+        if _name(op) != "LITERAL":
+            break
+        run.append(chr(av))
+    if run:
+        return ("".join(run),)
+    if not len(items):
+        return None
+    op, av = items[0]
+    kind = _name(op)
+    if kind == "SUBPATTERN":
+        _group, add_flags, del_flags, sub = av
+        return None if add_flags or del_flags else _leading_literals(sub)
+    if kind == "BRANCH":
+        leading: list[str] = []
+        for branch in av[1]:
+            found = _leading_literals(branch)
+            if found is None:
+                return None
+            leading.extend(found)
+        return tuple(dict.fromkeys(leading))
+    return None
+
+
+def _matches_at_any(pattern: re.Pattern[str], text: str, folded: str, leading: tuple[str, ...]) -> bool:
+    """``pattern.search(text) is not None`` for a pattern whose every match starts with one of
+    ``leading``: ``match`` where one occurs in ``folded`` (overlapping ones too) is the same
+    search minus the positions where it cannot match. ``folded`` must be ``text`` or ``fold(text)``
+    of the same length (then a position in one is the same character in the other). ``match(text,
+    pos)`` reads the text before ``pos`` for look-behinds, ``\\b`` and ``^`` as ``search`` does."""
+    match = pattern.match
+    find = folded.find
+    for literal in leading:
+        at = find(literal)
+        while at >= 0:
+            if match(text, at) is not None:
+                return True
+            at = find(literal, at + 1)
+    return False
+
+
 def _fold_safe(items: Any) -> bool:
     """True if the pattern means the same case-sensitively on lower-cased ASCII text."""
     for op, av in items:
@@ -205,18 +258,30 @@ _MAX_SETS = 3
 _MIN_LITERAL = 3
 
 
+def _useful(leading: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Leading literals worth looking for: a short one (a newline, a letter) occurs so often that
+    one ``match`` per occurrence is slower than ``re``'s own scan for it."""
+    return leading if leading and min(map(len, leading)) >= _MIN_LITERAL else None
+
+
 class _Alternative:
     """One top-level alternative: the literal sets it requires and its compiled matchers."""
 
-    __slots__ = ("ascii", "literals", "unicode")
+    __slots__ = ("ascii", "leading", "literals", "more_literals", "unicode")
 
     def __init__(
         self,
         literals: list[frozenset[str]],
         ascii_pattern: re.Pattern[str] | None,
         unicode_pattern: re.Pattern[str],
+        leading: tuple[str, ...] | None = None,
     ) -> None:
         self.literals = literals
+        # Literals (lower-case ASCII) every match starts with, if known: both matchers are tried
+        # only where one of them occurs in the folded text.
+        self.leading = leading
+        # The sets to check once the first one was hit (a tuple: no per-search slicing).
+        self.more_literals = tuple(literals[1:])
         self.ascii = ascii_pattern
         self.unicode = unicode_pattern
 
@@ -228,7 +293,7 @@ class FoldedPattern:
     this pattern found in ``folded``; callers compute both once per text and share them.
     """
 
-    __slots__ = ("_alternatives", "_by_literal", "pattern")
+    __slots__ = ("_alternatives", "_always", "_by_literal", "_keys", "pattern")
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
@@ -239,6 +304,9 @@ class FoldedPattern:
         for index, alternative in enumerate(self._alternatives or []):
             for literal in alternative.literals[0] if alternative.literals else ("",):
                 self._by_literal[literal] = (*self._by_literal.get(literal, ()), index)
+        # Most texts hold none of a pattern's literals: one set intersection answers that.
+        self._keys = frozenset(self._by_literal)
+        self._always = self._by_literal.get("", ())
 
     @staticmethod
     def _analyse(pattern: re.Pattern[str]) -> list[_Alternative] | None:
@@ -256,11 +324,13 @@ class FoldedPattern:
                     if min(map(len, literals)) >= _MIN_LITERAL
                 ]
                 required.sort(key=lambda literals: (min(map(len, literals)), -len(literals)), reverse=True)
+                fold_safe = _fold_safe(tree)
                 alternatives.append(
                     _Alternative(
                         [frozenset(_without_superstrings(literals)) for literals in required[:_MAX_SETS]],
-                        re.compile(piece, flags & ~re.IGNORECASE) if _fold_safe(tree) else None,
+                        re.compile(piece, flags & ~re.IGNORECASE) if fold_safe else None,
                         re.compile(piece, flags),
+                        _useful(_leading_literals(tree)) if fold_safe else None,
                     )
                 )
         except (_UnsupportedError, re.error, TypeError, ValueError):
@@ -278,25 +348,39 @@ class FoldedPattern:
         alternatives = self._alternatives
         if alternatives is None:
             return self.pattern.search(text) is not None
-        by_literal = self._by_literal
-        candidates = set(by_literal.get("", ()))
-        for literal in found:
-            hit = by_literal.get(literal)
-            if hit is not None:
-                candidates.update(hit)
-        if not candidates:
+        hits = self._keys.intersection(found)
+        if not hits and not self._always:
             return False
+        by_literal = self._by_literal
+        if len(hits) == 1 and not self._always:
+            candidates: Iterable[int] = by_literal[next(iter(hits))]  # already in pattern order
+        else:
+            candidates = sorted(
+                {index for literal in hits for index in by_literal[literal]}.union(self._always)
+            )
         is_ascii = text.isascii()
-        for index in sorted(candidates):  # in pattern order, like the regex itself
+        # fold() maps each character to one character (checked, in case Unicode data changes), so
+        # a literal found in ``folded`` is at the same position in ``text``.
+        aligned = len(folded) == len(text)
+        for index in candidates:  # in pattern order, like the regex itself
             alternative = alternatives[index]
             # The first literal set was hit; skip the alternative unless the others were too.
-            if not all(not found.isdisjoint(literals) for literals in alternative.literals[1:]):
-                continue
-            if is_ascii and alternative.ascii is not None:
-                if alternative.ascii.search(folded) is not None:
+            for literals in alternative.more_literals:
+                if found.isdisjoint(literals):
+                    break
+            else:
+                leading = alternative.leading
+                if is_ascii and alternative.ascii is not None:
+                    if leading is not None:
+                        if _matches_at_any(alternative.ascii, folded, folded, leading):
+                            return True
+                    elif alternative.ascii.search(folded) is not None:
+                        return True
+                elif leading is not None and aligned:
+                    if _matches_at_any(alternative.unicode, text, folded, leading):
+                        return True
+                elif alternative.unicode.search(text) is not None:
                     return True
-            elif alternative.unicode.search(text) is not None:
-                return True
         return False
 
 

@@ -37,8 +37,9 @@ def validate_one(
     key: bytes | None = None,
 ) -> ApiCallEvent | Rejected:
     """Apply the v1 contract to one message; every failure becomes a ``Rejected``."""
-
-    def reject(reason: str, detail: str) -> Rejected:
+    outcome = _decode(raw, max_message_bytes)
+    if isinstance(outcome, tuple):
+        reason, detail = outcome
         return Rejected(
             reason=reason,
             detail=detail,
@@ -48,22 +49,26 @@ def validate_one(
             source_partition=partition,
             source_offset=offset,
         )
+    return outcome
 
+
+def _decode(raw: bytes, max_message_bytes: int) -> ApiCallEvent | tuple[str, str]:
+    """The event, or (reason, detail) of its rejection. Split from ``validate_one`` so that the
+    common case builds nothing for the rejection path (no closure per message)."""
     if len(raw) > max_message_bytes:
-        return reject("oversized", f"message of {len(raw)} bytes exceeds {max_message_bytes}")
+        return "oversized", f"message of {len(raw)} bytes exceeds {max_message_bytes}"
     try:
         document: Any = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return reject("not_json", "message is not valid UTF-8 JSON")
+        return "not_json", "message is not valid UTF-8 JSON"
     if not isinstance(document, dict):
-        return reject("not_object", f"top-level JSON value is {type(document).__name__}, not object")
+        return "not_object", f"top-level JSON value is {type(document).__name__}, not object"
     version = document.get("schema_version")
     if version is None:
-        return reject("missing_field", "schema_version: required field missing")
+        return "missing_field", "schema_version: required field missing"
     if version != EVENT_SCHEMA_VERSION or isinstance(version, bool):
-        return reject("unknown_schema_version", "schema_version is not 1")
+        return "unknown_schema_version", "schema_version is not 1"
     try:
         return ApiCallEvent.model_validate(document)
     except ValidationError as error:
-        reason, detail = _describe(error)
-        return reject(reason, detail)
+        return _describe(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from detector import events
 from detector.events import ApiCallEvent, Rejected
 from detector.pipeline.validate import validate_one
 from tests.factories import encode, event
@@ -120,3 +121,26 @@ def test_rejection_detail_never_echoes_the_prompt() -> None:
     result = check(raw)
     assert isinstance(result, Rejected)
     assert secret not in result.detail and "12345" not in result.detail
+
+
+@pytest.mark.parametrize(
+    ("address", "valid"),
+    [
+        ("203.0.113.7", True),
+        ("2001:db8::1", True),
+        ("fe80::1%" + "x" * 200, True),  # a scope id may be any length
+        ("203.0.113.256", False),
+        ("01.2.3.4", False),
+        ("not an address " * 10, False),
+    ],
+)
+def test_client_ip_check_is_the_same_every_time_and_keeps_no_long_values(address: str, valid: bool) -> None:
+    """The remembered IP check answers as the first check did; long values are checked, not kept."""
+    for _ in range(2):
+        result = check(encode(event(client_ip=address)))
+        assert isinstance(result, ApiCallEvent) is valid
+        if not valid:
+            assert isinstance(result, Rejected) and result.detail == "client_ip: value_error"
+    kept = events._is_ip_address_cached.cache_info().currsize
+    check(encode(event(client_ip="fe80::2%" + "y" * 200)))
+    assert events._is_ip_address_cached.cache_info().currsize == kept

@@ -89,6 +89,11 @@ EDGE_CASES = [
     "GPT4o vs gpt-3.5: which is better? h2o h2o h2o h2o",  # runs that mix letters and digits
     "Problem 17: add 3 and 4. Answer 7",
     "caf\u00e9 na\u00efve 12 r\u00e9sum\u00e9 \u0663\u0664 words",  # non-ASCII letters and digits
+    # Long prompts whose fourth word from either end runs across an edge window's cut.
+    "ab cd ef " + "x" * 200 + " gh ij kl mn",
+    "ab cd ef gh " + "x" * 200 + " ij kl mn",
+    "ab cd ef gh " + "7" * 150 + "a" + " ij kl mn op",
+    "Ab, cd. " + "x" * 88 + "y" * 30 + " qr st uv wx",
 ]
 
 
@@ -145,3 +150,98 @@ def test_every_pattern_gets_a_prefilter() -> None:
     for search in (content._COT_SEARCH, content._INSTRUCTION_SEARCH, content._RUBRIC_SEARCH):
         assert search.literals is not None
         assert all(sets for sets in search.literals), search.pattern.pattern
+
+
+# Patterns whose matches start with known literals, so the search runs only where one occurs:
+# word boundaries, line starts and look-behinds right at such a position, overlapping
+# occurrences, and a literal that occurs but does not start a match.
+ANCHORED = [
+    (r"(?:show|give|include) (?:all |your )?(?:work|steps)", re.IGNORECASE),
+    (r"step[- ]by[- ]step", re.IGNORECASE),
+    (r"abc\b", re.IGNORECASE),
+    (r"abc(?<=xabc)", re.IGNORECASE),
+    (r"(?:abc|xyz)(?!e)", re.IGNORECASE),
+    (r"aaa[bc]", re.IGNORECASE),
+    (r"sta(?:rt|ck)\s*$", re.IGNORECASE | re.MULTILINE),
+    (r"kelvin (?:is|was)", re.IGNORECASE),
+]
+ANCHORED_TEXTS = [
+    "",
+    "please SHOW ALL WORK",
+    "give me your steps",
+    "show showall work; give your  steps; include all steps",
+    "step by step",
+    "STEP-BY-STEP",
+    "\u017ftep by \u017ftep",
+    "xabc abcd abc",
+    "abcx xabcx",
+    "xyze abce xyz",
+    "aaaab",
+    "aaa b aaaac",
+    "start\nstack  \nend",
+    "\u212aelvin is cold, kelvin IS",
+    "\u0130nclude all steps \u0131nclude your work",
+]
+_anchored_texts = st.one_of(
+    texts,
+    st.lists(st.sampled_from([*ANCHORED_TEXTS, "abc", "aaa", " b", "x", "\n", "\u0130"]), max_size=12).map(
+        "".join
+    ),
+)
+
+
+def test_the_detector_patterns_use_leading_literals() -> None:
+    """The costly alternatives start with literals, so they are tried only where those occur."""
+    leading = [alt.leading for alt in content._COT_SEARCH._alternatives or []]
+    assert ("show", "write out", "explain", "articulate", "give", "include", "detail") in leading
+    # A one-character literal (a newline) is found everywhere: re's own scan is used instead.
+    assert all(alt.leading is None for alt in content._INSTRUCTION_SEARCH._alternatives or [])
+
+
+@pytest.mark.parametrize(("source", "flags"), ANCHORED)
+def test_anchored_patterns_answer_like_re_on_fixed_texts(source: str, flags: int) -> None:
+    """Searching only at leading literals (ASCII and non-ASCII text) answers like ``re``."""
+    pattern = re.compile(source, flags)
+    fast = FoldedPattern(pattern)
+    assert fast._alternatives is not None and any(alt.leading for alt in fast._alternatives)
+    index = LiteralIndex([fast])
+    for text in ANCHORED_TEXTS:
+        for variant in (text, text.upper(), text + " \u00e9"):
+            folded = fold(variant)
+            assert fast.search(variant, folded, index.find(folded)) == (
+                pattern.search(variant) is not None
+            ), variant
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(ANCHORED), _anchored_texts)
+def test_anchored_patterns_answer_like_re_on_generated_texts(
+    pattern_flags: tuple[str, int], text: str
+) -> None:
+    """The same on generated text: any text, the patterns' own phrases, odd characters."""
+    source, flags = pattern_flags
+    pattern = re.compile(source, flags)
+    fast = FoldedPattern(pattern)
+    index = LiteralIndex([fast])
+    folded = fold(text)
+    assert fast.search(text, folded, index.find(folded)) == (pattern.search(text) is not None)
+
+
+_word = st.from_regex(r"[A-Za-z]{1,9}|[0-9]{1,4}|[a-z]{1,3}[0-9]{1,2}", fullmatch=True)
+_gap = st.sampled_from([" ", "  ", ", ", ".\n", " - ", "'", "\t"])
+# Few words at each end and a long run between them, so the edge windows often cut a run that
+# is (or is not) among the first or last words.
+long_prompts = st.tuples(
+    st.lists(st.tuples(_word, _gap).map("".join), max_size=8).map("".join),
+    st.sampled_from(["x", "7", "ab1", " ", "word "]),
+    st.integers(min_value=0, max_value=300),
+    st.lists(st.tuples(_gap, _word).map("".join), max_size=8).map("".join),
+).map(lambda parts: parts[0] + (parts[1] * parts[2])[: parts[2]] + parts[3])
+
+
+@settings(max_examples=400, deadline=None)
+@given(long_prompts)
+def test_long_prompts_with_words_at_the_cut_match_the_reference(text: str) -> None:
+    """Prompts longer than the two edge windows, with words, digits and mixed runs where the
+    windows cut: the template keys read from the edges equal those of the whole prompt."""
+    assert prompt_signals(text) == reference_signals(text)
