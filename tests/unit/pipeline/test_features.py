@@ -19,12 +19,12 @@ from tests.factories import ORGANIC_PROMPTS, TASKS, event
 
 
 def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
-    """``event_signals`` as first written (every logarithm and address parsed each time)."""
+    """``event_signals`` written plainly (every logarithm and address parsed each time)."""
     params = event.params
     prompt_tokens = event.prompt_tokens
     completion_tokens = event.completion_tokens
     max_tokens = params.max_tokens
-    near_cap = max_tokens is not None and max_tokens > 1 and completion_tokens >= 0.9 * max_tokens
+    near_cap = max_tokens is not None and completion_tokens >= 500 and completion_tokens >= 0.9 * max_tokens
     temperature = params.temperature
     log_bias = math.log1p(params.logit_bias_size)
     single_turn = event.messages - (1 if event.system_prompt_hash else 0) <= 1
