@@ -28,6 +28,7 @@ from detector.settings import Settings
 from detector.simulate import Scenario, generate
 
 NAMED_WITHIN_SECONDS = 6 * 3600.0
+RECALL_WITHIN_SECONDS = 12 * 3600.0  # the no-text goal counts detections within 12 h of a start
 HST_BASELINE_THRESHOLD = 0.8
 _HST_BUCKET_SECONDS = 600.0
 _FIXED_NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -205,9 +206,11 @@ def summarise(outcome: RunOutcome, method: MethodResult) -> dict[str, Any]:
         hits = [a for a in members if a in detected]
         delays = [method.detections[a].first_at - truth.attacker_start[a] for a in hits]
         events_until = [method.detections[a].events_until for a in hits]
+        in_time = [d for d in delays if d <= RECALL_WITHIN_SECONDS]
         styles[style] = {
             "accounts": len(members),
             "recall": len(hits) / len(members) if members else 0.0,
+            "recall_within_12h": len(in_time) / len(members) if members else 0.0,
             "median_delay_h": statistics.median(delays) / 3600 if delays else None,
             "median_events_to_alert": statistics.median(events_until) if events_until else None,
         }
@@ -237,11 +240,13 @@ def summarise(outcome: RunOutcome, method: MethodResult) -> dict[str, Any]:
     true_positives = len(detected & attackers)
     false_positives = len(detected & benign)
     recalls = [s["recall"] for s in styles.values()]
+    recalls_in_time = [s["recall_within_12h"] for s in styles.values()]
     return {
         "method": method.name,
         "precision": true_positives / (true_positives + false_positives) if detected else 0.0,
         "recall_accounts": true_positives / len(attackers & outcome.accounts) if attackers else 0.0,
         "recall_mean_over_styles": statistics.mean(recalls) if recalls else 0.0,
+        "recall_mean_over_styles_within_12h": statistics.mean(recalls_in_time) if recalls_in_time else 0.0,
         "false_positive_rate": false_positives / len(benign) if benign else 0.0,
         "false_positives": false_positives,
         "benign_accounts": len(benign),
@@ -282,13 +287,15 @@ def format_report(condition: str, outcome: RunOutcome, summaries: list[dict[str,
         f"### {condition}: {outcome.events:,} events, {len(outcome.accounts):,} accounts, "
         f"{len(outcome.truth.attacker_start)} attacker accounts",
         "",
-        "| method | precision | recall (accounts) | recall (mean over styles) | FPR (benign) | FP |",
-        "|---|---|---|---|---|---|",
+        "| method | precision | recall (accounts) | recall (mean over styles) "
+        "| recall (mean over styles, ≤ 12 h) | FPR (benign) | FP |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         lines.append(
             f"| {s['method']} | {s['precision']:.3f} | {s['recall_accounts']:.3f} | "
-            f"{s['recall_mean_over_styles']:.3f} | {s['false_positive_rate']:.4f} | "
+            f"{s['recall_mean_over_styles']:.3f} | {s['recall_mean_over_styles_within_12h']:.3f} | "
+            f"{s['false_positive_rate']:.4f} | "
             f"{s['false_positives']}/{s['benign_accounts']} |"
         )
     first = summaries[0]

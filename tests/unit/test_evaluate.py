@@ -25,3 +25,7 @@ def test_small_scenario_catches_the_bulk_campaign_and_reports_every_section() ->
     assert {volume["method"], hst["method"]} == {"volume_rule", "hst_rates"}
     report = format_report("test", outcome, [detector, volume, hst])
     assert "bulk_distillation" in report and "| detector |" in report
+    # Found within minutes, so also within the no-text goal's 12 h.
+    assert detector["styles"]["bulk_distillation"]["recall_within_12h"] == 1.0
+    assert detector["recall_mean_over_styles_within_12h"] == detector["recall_mean_over_styles"]
+    assert "recall (mean over styles, ≤ 12 h)" in report
