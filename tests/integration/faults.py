@@ -331,6 +331,7 @@ class RequestStall:
         self._holding = 0  # requests held right now
         self._dropping = threading.Event()
         self._loop = asyncio.new_event_loop()
+        self._writers: set[asyncio.StreamWriter] = set()  # open connections, closed on stop
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="produce-stall", daemon=True)
 
@@ -360,17 +361,27 @@ class RequestStall:
             self._loop.run_forever()
         finally:
             server.close()
-            for task in asyncio.all_tasks(self._loop):
+            tasks = asyncio.all_tasks(self._loop)
+            for task in tasks:
                 task.cancel()
+            # Let every handler finish (and close its sockets) before the loop goes: a writer
+            # collected after the loop closed warns, and pytest fails whichever test is running.
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            for writer in list(self._writers):
+                writer.close()
+            self._writers.clear()
             self._loop.run_until_complete(asyncio.sleep(0))
             self._loop.close()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self._writers.add(client_w)
         try:
             broker_r, broker_w = await asyncio.open_connection("127.0.0.1", self._target_port)
         except OSError:
             client_w.close()
+            self._writers.discard(client_w)
             return
+        self._writers.add(broker_w)
 
         async def upstream() -> None:
             while True:
@@ -403,6 +414,7 @@ class RequestStall:
         for writer in (client_w, broker_w):
             with contextlib.suppress(Exception):
                 writer.close()
+            self._writers.discard(writer)
 
 
 @contextlib.contextmanager
