@@ -43,6 +43,7 @@ MAX_MEMBERS_PER_KEY = 2_000
 MAX_LINK_CANDIDATES_PER_KEY = 128
 MAX_RELATED_IN_ALERT = 500
 SYNC_WINDOW_SECONDS = 2 * 3600.0
+RENAME_INTERVAL_SECONDS = 1800.0  # newly joined members are named within this much event time
 SIZE_WEIGHT = 3.0  # log-odds at 32 members
 SYNC_WEIGHT = 1.5
 MIN_SYNCHRONISED = 0.5
@@ -89,6 +90,7 @@ class Campaign:
     alerted_size: int = 0
     alert_severity_rank: int = 0
     revision: int = 0
+    alerted_at: float = -math.inf  # event time of the last revision
 
 
 class CoordinationStage:
@@ -226,11 +228,14 @@ class CoordinationStage:
         severity = self._policy.severity(score)
         if severity is None:
             return None
-        # Re-send when the campaign grew by a fifth (at least two accounts): bounded revisions,
-        # and every member is named soon after it joins.
+        # Re-send when the campaign grew by a fifth (at least two accounts), or when any account
+        # joined since the last revision and that was a while ago: bounded revisions, and every
+        # member is named soon after it joins, also the last few of a big campaign.
         grew = size >= max(MIN_CAMPAIGN_ACCOUNTS, campaign.alerted_size + max(2, campaign.alerted_size // 5))
-        if not grew and severity.rank <= campaign.alert_severity_rank:
+        pending = size > campaign.alerted_size and at - campaign.alerted_at >= RENAME_INTERVAL_SECONDS
+        if not grew and not pending and severity.rank <= campaign.alert_severity_rank:
             return None
+        campaign.alerted_at = at
         campaign.alerted_size = max(campaign.alerted_size, size)
         campaign.alert_severity_rank = max(campaign.alert_severity_rank, severity.rank)
         campaign.revision += 1

@@ -163,3 +163,24 @@ def test_a_campaign_still_forms_among_thousands_of_holders_of_its_keys() -> None
     named = {alerts[-1].account_id, *alerts[-1].related_accounts}
     assert len(named) >= 16
     assert all(account.startswith("new_") for account in named)
+
+
+def test_the_last_members_of_a_big_campaign_are_named_within_half_an_hour() -> None:
+    """Revisions are bounded (a fifth more members each), but a few late joiners of a 30-account
+    campaign are still named once half an hour of event time has passed since the last one."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(30):
+        keys = (("system_prompt", 42), ("network", 1000 + i % 3))
+        alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 60 * i, keys), NOW)
+    before = {alerts[-1].account_id, *alerts[-1].related_accounts}
+    late = []
+    for i in range(30, 33):  # three more: under a fifth of 30, so no growth-triggered revision
+        keys = (("system_prompt", 42), ("network", 1000 + i % 3))
+        late += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 60 * 30 + 60 * (i - 30), keys), NOW)
+    assert late == []
+    # The campaign's members keep reporting; 30 minutes after the last revision one names them.
+    later = stage.observe_one(fingerprint("acct_00", T0 + 60 * 30 + 1_900, (("system_prompt", 42),)), NOW)
+    assert len(later) == 1 and later[0].alert_id == alerts[-1].alert_id
+    named = {later[0].account_id, *later[0].related_accounts}
+    assert {"acct_30", "acct_31", "acct_32"} <= named and before < named
