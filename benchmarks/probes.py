@@ -323,13 +323,17 @@ class Synthetic:
                 "prompt_tokens": rng.randint(20, 2_000),
                 "completion_tokens": rng.randint(5, 900),
             }
-        else:  # a hydra member: shared template, system prompt and network; asks for reasoning
+        else:  # a hydra member: its campaign's template, system prompt and network; asks for reasoning
+            # Each campaign has its own template (the words the template key is made of) and /24;
+            # all of them share one scraper user agent, as many real campaigns would.
+            name = "".join(chr(97 + (campaign // 26**i) % 26) for i in range(3))  # digits are folded
             prompt = (
-                f"Solve the following problem {self._counter % 997}. Think step by step and show "
-                f"your reasoning before the final answer: {rng.choice(self._prompts)[:300]}"
+                f"Project {name} task: solve problem {self._counter % 997}. Think step by step "
+                f"and show your reasoning before the final answer: {rng.choice(self._prompts)[:300]} "
+                f"(reply in the project {name} answer format)"
             )
             document = {
-                "client_ip": f"172.16.{campaign % 250}.{account % 250 + 1}",
+                "client_ip": f"172.{16 + campaign // 250}.{campaign % 250}.{account % 250 + 1}",
                 "user_agent": "python-requests/2.31",
                 "system_prompt_hash": f"camp{campaign:06d}",
                 "messages": 1,
@@ -350,6 +354,8 @@ class Synthetic:
                 "prompt": prompt,
             }
         )
+        if campaign is not None:  # one org per campaign: campaigns stay apart (linked by nothing
+            document["org_id"] = f"org_c{campaign:06d}"  # but the scrapers' common user agent)
         return orjson.dumps(document)
 
 

@@ -44,6 +44,7 @@ MAX_LINK_CANDIDATES_PER_KEY = 128
 MAX_RELATED_IN_ALERT = 500
 SYNC_WINDOW_SECONDS = 2 * 3600.0
 RENAME_INTERVAL_SECONDS = 1800.0  # newly joined members are named within this much event time
+REEVALUATE_SECONDS = 60.0  # a campaign is re-scored at most this often unless it grew
 SIZE_WEIGHT = 3.0  # log-odds at 32 members
 SYNC_WEIGHT = 1.5
 MIN_SYNCHRONISED = 0.5
@@ -91,6 +92,9 @@ class Campaign:
     alert_severity_rank: int = 0
     revision: int = 0
     alerted_at: float = -math.inf  # event time of the last revision
+    evaluated_at: float = -math.inf  # event time its members were last scored together
+    evaluated_size: int = 0
+    median_specific: float = 0.0  # members' typical own evidence, as of evaluated_at
 
 
 class CoordinationStage:
@@ -165,7 +169,9 @@ class CoordinationStage:
         known = {
             cid
             for cid, count in counts.items()
-            if count >= MIN_LINKS_TO_JOIN and specific >= CONSISTENCY * self._median_specific(cid)
+            if cid != own
+            and count >= MIN_LINKS_TO_JOIN
+            and specific >= CONSISTENCY * self._median_specific(cid)
         }
         if own is not None:
             known.add(own)
@@ -201,18 +207,32 @@ class CoordinationStage:
         return campaign
 
     def _median_specific(self, campaign_id: str) -> float:
-        values = sorted(
-            self.members[m].specific for m in self.campaigns[campaign_id].members if m in self.members
-        )
+        """The campaign's typical member evidence; from its last evaluation when there was one
+        (at most ``REEVALUATE_SECONDS`` old), so a join does not sort a big campaign again."""
+        campaign = self.campaigns[campaign_id]
+        if campaign.evaluated_at > -math.inf:
+            return campaign.median_specific
+        values = sorted(self.members[m].specific for m in campaign.members if m in self.members)
         return values[len(values) // 2] if values else 0.0
 
     def _maybe_alert(self, campaign: Campaign, at: float, emitted_at: datetime) -> Alert | None:
+        # Scoring a campaign walks all its members; between growth steps and renaming it is done
+        # at most every REEVALUATE_SECONDS of event time, so that a member's fingerprint costs
+        # O(1) however big the campaign (a severity rise waits at most that long).
+        size = len(campaign.members)
+        grew_since = size >= campaign.evaluated_size + max(2, campaign.evaluated_size // 5)
+        if not grew_since and at - campaign.evaluated_at < REEVALUATE_SECONDS:
+            return None
         live = [m for m in campaign.members if m in self.members]
         size = len(live)
         if size < MIN_CAMPAIGN_ACCOUNTS:
             return None
         members = [self.members[m] for m in live]
-        mean_specific = sum(m.specific for m in members) / size
+        campaign.evaluated_at = at
+        campaign.evaluated_size = size
+        ordered = sorted(m.specific for m in members)
+        campaign.median_specific = ordered[size // 2]
+        mean_specific = sum(ordered) / size
         onsets = sorted(m.suspicious_since for m in members)
         median_onset = onsets[size // 2]
         synchronised = sum(1 for t in onsets if abs(t - median_onset) <= SYNC_WINDOW_SECONDS) / size
