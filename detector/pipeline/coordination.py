@@ -220,8 +220,10 @@ class CoordinationStage:
         # at most every REEVALUATE_SECONDS of event time, so that a member's fingerprint costs
         # O(1) however big the campaign (a severity rise waits at most that long).
         size = len(campaign.members)
-        grew_since = size >= campaign.evaluated_size + max(2, campaign.evaluated_size // 5)
-        if not grew_since and at - campaign.evaluated_at < REEVALUATE_SECONDS:
+        if (
+            not _grew_by_a_fifth(size, campaign.evaluated_size)
+            and at - campaign.evaluated_at < REEVALUATE_SECONDS
+        ):
             return None
         live = [m for m in campaign.members if m in self.members]
         size = len(live)
@@ -251,7 +253,7 @@ class CoordinationStage:
         # Re-send when the campaign grew by a fifth (at least two accounts), or when any account
         # joined since the last revision and that was a while ago: bounded revisions, and every
         # member is named soon after it joins, also the last few of a big campaign.
-        grew = size >= max(MIN_CAMPAIGN_ACCOUNTS, campaign.alerted_size + max(2, campaign.alerted_size // 5))
+        grew = size >= MIN_CAMPAIGN_ACCOUNTS and _grew_by_a_fifth(size, campaign.alerted_size)
         pending = size > campaign.alerted_size and at - campaign.alerted_at >= RENAME_INTERVAL_SECONDS
         if not grew and not pending and severity.rank <= campaign.alert_severity_rank:
             return None
@@ -326,6 +328,12 @@ class CoordinationStage:
                 campaign.members.discard(account)
                 if not campaign.members:
                     del self.campaigns[campaign_id]
+
+
+def _grew_by_a_fifth(size: int, before: int) -> bool:
+    """At least a fifth (and at least two accounts) more than ``before``: the step at which a
+    campaign is re-scored and re-sent, so that both stay bounded as it grows."""
+    return size >= before + max(2, before // 5)
 
 
 def encode_fingerprint(fingerprint: Fingerprint) -> bytes:
