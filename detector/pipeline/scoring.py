@@ -19,6 +19,7 @@ term becomes a reason with observed value and peer baseline, so an analyst sees 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from detector.events import Reason
@@ -52,6 +53,8 @@ SHIFT_WEIGHT = 3.0  # distillation shape far above the account's own past
 COORDINATION_WEIGHT = 3.0
 # Log-odds at which the fused score is 0.5.
 BIAS = 5.0
+# The peer means the specific terms compare with (the population keeps one for every feature).
+PEER_MEAN_SIGNALS: tuple[str, ...] = (*SHARE_WEIGHTS, "distillation_shape")
 
 _DESCRIPTIONS: dict[str, str] = {
     "cot_elicitation_share": "of prompts ask for step-by-step reasoning",
@@ -84,7 +87,7 @@ class PeerView:
     harvest_rank: float
     own_surge_z: float
     own_shape_baseline: float
-    peer_means: dict[str, float]
+    peer_means: Mapping[str, float]
     own_harvest_baseline: float
     peer_volume_p90: float
     peer_harvest_p90: float
@@ -125,17 +128,21 @@ def _reason(signal: str, observed: float, baseline: float, explanation: str) -> 
     )
 
 
-def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[float, Reason]]:
+def specific_terms(
+    features: dict[str, float], peer_means: Mapping[str, float], own_harvest_baseline: float
+) -> list[tuple[float, Reason]]:
+    """The extraction-specific evidence alone: it needs no population model, only peer means and
+    the account's own past, so the worker can look at it before paying for the rest."""
     terms: list[tuple[float, Reason]] = []
     for name, weight in SHARE_WEIGHTS.items():
         observed = features.get(name, 0.0)
-        baseline = peers.peer_means.get(name, 0.0)
+        baseline = peer_means.get(name, 0.0)
         excess = observed - baseline
         if excess > 0.05:
             text = f"{observed:.0%} {_DESCRIPTIONS[name]}; peers: {baseline:.0%}"
             terms.append((weight * excess, _reason(name, observed, baseline, text)))
     shape = features["distillation_shape"] * answer_richness(features)
-    peer_shape = peers.peer_means.get("distillation_shape", 0.0)
+    peer_shape = peer_means.get("distillation_shape", 0.0)
     if shape - peer_shape > 0.05:
         text = (
             f"single-turn templated tasks asking for reasoning with long answers "
@@ -173,30 +180,30 @@ def _specific_terms(features: dict[str, float], peers: PeerView) -> list[tuple[f
     harvest_share = features["harvest_call_share"]
     # A shift counts for what exceeds two standard errors of the share: a few calls of a quiet
     # account swing its shares widely without anything having changed.
-    shift = harvest_share - peers.own_harvest_baseline - 2.0 * _share_error(harvest_share, features)
-    if peers.own_harvest_baseline >= 0 and shift > 0.1:
+    shift = harvest_share - own_harvest_baseline - 2.0 * _share_error(harvest_share, features)
+    if own_harvest_baseline >= 0 and shift > 0.1:
         text = (
             f"{harvest_share:.0%} of calls now harvest long single-turn answers; this account's usual: "
-            f"{peers.own_harvest_baseline:.0%}"
+            f"{own_harvest_baseline:.0%}"
         )
         terms.append(
             (
                 HARVEST_SHIFT_WEIGHT * _clip(shift / 0.3),
-                _reason("own_harvest_shift", harvest_share, peers.own_harvest_baseline, text),
+                _reason("own_harvest_shift", harvest_share, own_harvest_baseline, text),
             )
         )
     # The same shift as a rate: how many more harvested answers per hour than the account's own
     # usual share would give. A router whose new "user" is a crawler shows it without any text.
     excess_rate = shift * features["calls_per_hour"]
     if (
-        peers.own_harvest_baseline >= 0
+        own_harvest_baseline >= 0
         and features["history_hours"] >= MIN_HISTORY_HOURS_FOR_SURGE
         and shift > 0.05
         and excess_rate > 16.0
     ):
         text = (
             f"{excess_rate:,.0f} more long single-turn answers per hour than this account's usual "
-            f"share would give ({peers.own_harvest_baseline:.0%} of calls before, {harvest_share:.0%} now)"
+            f"share would give ({own_harvest_baseline:.0%} of calls before, {harvest_share:.0%} now)"
         )
         weight = HARVEST_SURGE_WEIGHT * _clip((math.log2(excess_rate) - 4.0) / 2.0)
         terms.append((weight, _reason("own_harvest_surge", excess_rate, 0.0, text)))
@@ -280,19 +287,50 @@ def _amplifying_terms(features: dict[str, float], peers: PeerView) -> list[tuple
     return terms
 
 
-def assess(features: dict[str, float], peers: PeerView) -> Assessment:
-    """Score one account from its features and its peers; pure, so it is tested without Kafka."""
-    specific = _specific_terms(features, peers)
+def evidence(terms: Sequence[tuple[float, Reason]]) -> float:
+    """Log-odds of a list of terms."""
+    return sum(weight for weight, _ in terms)
+
+
+def can_reach(specific_sum: float, threshold: float) -> bool:
+    """Whether amplifiers could lift this specific evidence to ``threshold``: they add at most as
+    much as the specific evidence itself, so below half the threshold's log-odds they cannot, and
+    the population need not be asked (most accounts, most of the time)."""
+    # (The margin covers rounding in the capped sum, which may exceed twice the specific by an ulp.)
+    return _sigmoid(2.0 * specific_sum + 1e-9 - BIAS) >= threshold
+
+
+def below_reach(specific: list[tuple[float, Reason]]) -> Assessment:
+    """The assessment of an account whose specific evidence ``can_reach`` no alert: its score is
+    the specific evidence's own (amplifiers, not computed, could not make it alert)."""
+    specific_sum = evidence(specific)
+    ordered = sorted(specific, key=lambda term: term[0], reverse=True)
+    return Assessment(
+        score=_sigmoid(specific_sum - BIAS),
+        reasons=tuple(reason for weight, reason in ordered if weight > 0),
+        specific=specific_sum,
+    )
+
+
+def assess(
+    features: dict[str, float], peers: PeerView, specific: list[tuple[float, Reason]] | None = None
+) -> Assessment:
+    """Score one account from its features and its peers; pure, so it is tested without Kafka.
+
+    ``specific`` is ``specific_terms`` of the same features and peers, when the caller has it.
+    """
+    if specific is None:
+        specific = specific_terms(features, peers.peer_means, peers.own_harvest_baseline)
     amplifying = _amplifying_terms(features, peers)
-    specific_sum = sum(weight for weight, _ in specific)
-    amplifying_sum = sum(weight for weight, _ in amplifying)
+    specific_sum = evidence(specific)
+    amplifying_sum = evidence(amplifying)
     # Amplifiers scale down together when capped, so reasons keep their relative order.
     scale = 1.0 if amplifying_sum <= specific_sum or amplifying_sum == 0 else specific_sum / amplifying_sum
     terms = specific + [(weight * scale, reason) for weight, reason in amplifying]
     terms.sort(key=lambda term: term[0], reverse=True)
-    evidence = specific_sum + amplifying_sum * scale
+    total = specific_sum + amplifying_sum * scale
     return Assessment(
-        score=_sigmoid(evidence - BIAS),
+        score=_sigmoid(total - BIAS),
         reasons=tuple(reason for weight, reason in terms if weight > 0),
         specific=specific_sum,
     )

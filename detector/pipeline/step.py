@@ -25,7 +25,16 @@ from detector.pipeline.learners import (
     learn_own_shape,
     own_surge,
 )
-from detector.pipeline.scoring import Assessment, PeerView, assess
+from detector.pipeline.scoring import (
+    PEER_MEAN_SIGNALS,
+    Assessment,
+    PeerView,
+    assess,
+    below_reach,
+    can_reach,
+    evidence,
+    specific_terms,
+)
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import validate_one
 from detector.settings import Settings
@@ -341,18 +350,28 @@ class Detector:
     def _assess(
         self, state: AccountState, features: dict[str, float], requests: int, hours: float
     ) -> Assessment:
-        anomaly_rank, volume_rank, harvest_rank = self.population.score_one(features)
+        population = self.population
+        peer_means = {name: population.peer_mean(name) for name in PEER_MEAN_SIGNALS}
+        own_harvest_baseline = state.own_harvest_baseline if state.baseline_count >= 6 else -1.0
+        specific = specific_terms(features, peer_means, own_harvest_baseline)
+        # Amplifiers can at most double the specific evidence: when even that stays below the
+        # alert threshold (most accounts, most of the time), the outcome is known without the
+        # population's trees and ranks.
+        if not can_reach(evidence(specific), self.policy.threshold):
+            return below_reach(specific)
+        anomaly_rank, volume_rank, harvest_rank = population.score_one(features)
         peers = PeerView(
             anomaly_rank=anomaly_rank,
             volume_rank=volume_rank,
             harvest_rank=harvest_rank,
             own_surge_z=own_surge(state, features["calls_per_hour"]),
             own_shape_baseline=state.own_shape_baseline if state.baseline_count >= 6 else -1.0,
-            own_harvest_baseline=state.own_harvest_baseline if state.baseline_count >= 6 else -1.0,
-            peer_means={name: self.population.peer_mean(name) for name in features},
-            peer_volume_p90=self.population.volume_at(0.9),
-            peer_harvest_p90=self.population.harvest_at(0.9),
+            own_harvest_baseline=own_harvest_baseline,
+            peer_means=peer_means,
+            # Only quoted by a reason when the account is above the 90th percentile itself.
+            peer_volume_p90=population.volume_at(0.9) if volume_rank > 0.9 else 0.0,
+            peer_harvest_p90=population.harvest_at(0.9) if harvest_rank > 0.9 else 0.0,
             window_requests=requests,
             window_hours=hours,
         )
-        return assess(features, peers)
+        return assess(features, peers, specific)

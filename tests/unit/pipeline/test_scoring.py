@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import math
 
-from detector.pipeline.scoring import PeerView, assess
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.pipeline.scoring import (
+    PeerView,
+    assess,
+    below_reach,
+    can_reach,
+    evidence,
+    specific_terms,
+)
 
 PEERS = {
     "cot_elicitation_share": 0.05,
@@ -159,3 +169,82 @@ def test_a_surge_of_harvested_answers_over_the_own_usual_share_is_evidence_witho
     assert "own_harvest_surge" in {r.signal for r in old.reasons}
     assert "own_harvest_surge" not in {r.signal for r in young.reasons}
     assert old.specific > young.specific
+
+
+# --- the short cut the worker takes: specific evidence first, the population only if it matters --
+_UNIT = st.floats(0.0, 1.0)
+_SHARES = ("cot_elicitation_share", "instruction_style_share", "template_repeat_share", "single_turn_share")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    shares=st.tuples(*[_UNIT for _ in _SHARES]),
+    near_cap=_UNIT,
+    log_completion=st.floats(0.0, 10.0),
+    ratio=st.floats(-3.0, 6.0),
+    distill_rate=st.floats(0.0, 500.0),
+    calls=st.floats(0.0, 5000.0),
+    harvest_share=_UNIT,
+    own_harvest=st.floats(-1.0, 1.0),
+    ranks=st.tuples(_UNIT, _UNIT, _UNIT),
+    rhythm=_UNIT,
+    surge=st.floats(0.0, 10.0),
+    threshold=st.sampled_from([0.5, 0.7, 0.9]),
+)
+def test_an_account_below_reach_scores_below_the_threshold_whatever_its_peers_say(
+    *,
+    shares: tuple[float, ...],
+    near_cap: float,
+    log_completion: float,
+    ratio: float,
+    distill_rate: float,
+    calls: float,
+    harvest_share: float,
+    own_harvest: float,
+    ranks: tuple[float, float, float],
+    rhythm: float,
+    surge: float,
+    threshold: float,
+) -> None:
+    values = dict(zip(_SHARES, shares, strict=True))
+    account = features(
+        **values,
+        near_output_cap_share=near_cap,
+        log_completion_tokens=log_completion,
+        log_output_input_ratio=ratio,
+        distillation_calls_per_hour=distill_rate,
+        distillation_call_share=values["cot_elicitation_share"],
+        calls_per_hour=calls,
+        harvest_call_share=harvest_share,
+        rhythm_regularity=rhythm,
+    )
+    peers = PeerView(
+        anomaly_rank=ranks[0],
+        volume_rank=ranks[1],
+        harvest_rank=ranks[2],
+        own_surge_z=surge,
+        own_shape_baseline=0.0,
+        own_harvest_baseline=own_harvest,
+        peer_means=PEERS,
+        peer_volume_p90=20.0,
+        peer_harvest_p90=20_000.0,
+        window_requests=500,
+        window_hours=6.0,
+        coordinated_accounts=12,
+    )
+    specific = specific_terms(account, PEERS, own_harvest)
+    full = assess(account, peers)
+    assert full.specific == evidence(specific)
+    if not can_reach(evidence(specific), threshold):
+        short = below_reach(specific)
+        assert full.score < threshold and short.score < threshold
+        assert short.specific == full.specific
+    else:
+        assert assess(account, peers, specific) == full
+
+
+def test_strong_specific_evidence_is_within_reach_and_none_is_not() -> None:
+    assert can_reach(3.0, 0.5)  # doubled: 6 > BIAS
+    assert not can_reach(2.0, 0.5)  # doubled: 4 < BIAS
+    assert not can_reach(0.0, 0.5)
+    assert below_reach([]).score < 0.01
