@@ -46,6 +46,35 @@ MAX_TOKENS_PER_CALL = 1_000_000_000
 TokenCount = Annotated[StrictInt, Field(ge=0, le=MAX_TOKENS_PER_CALL)]
 
 
+def event_time(value: Any) -> datetime:
+    """The contract's timestamp rule (RFC 3339 with an offset, or epoch milliseconds, inside
+    2000..2200) as an aware UTC time; ``ValueError`` says which part of the rule failed."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
+    if isinstance(value, int):
+        try:
+            parsed = datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError("epoch milliseconds out of range") from exc
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError("timestamp is not an RFC 3339 time") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("RFC 3339 timestamp must carry an offset")
+    else:
+        raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
+    if not _MIN_EVENT_TIME <= parsed < _MAX_EVENT_TIME:
+        raise ValueError("timestamp outside 2000-01-01..2200-01-01")
+    return parsed.astimezone(UTC)
+
+
+def is_ip_address(value: str) -> bool:
+    """The contract's ``client_ip`` rule: an IPv4 or IPv6 address as ``ipaddress`` reads it."""
+    return _is_ip_address_cached(value) if len(value) <= _MAX_CACHED_IP else _is_ip_address(value)
+
+
 class CallParams(BaseModel):
     """Sampling and output parameters of the call (``params`` in the contract)."""
 
@@ -105,32 +134,12 @@ class ApiCallEvent(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _parse_timestamp(cls, value: Any) -> datetime:
-        if isinstance(value, bool):
-            raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
-        if isinstance(value, int):
-            try:
-                parsed = datetime.fromtimestamp(value / 1000.0, tz=UTC)
-            except (OverflowError, OSError, ValueError) as exc:
-                raise ValueError("epoch milliseconds out of range") from exc
-        elif isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError as exc:
-                raise ValueError("timestamp is not an RFC 3339 time") from exc
-            if parsed.tzinfo is None:
-                raise ValueError("RFC 3339 timestamp must carry an offset")
-        else:
-            raise ValueError("timestamp must be an RFC 3339 string or epoch milliseconds")
-        if not _MIN_EVENT_TIME <= parsed < _MAX_EVENT_TIME:
-            raise ValueError("timestamp outside 2000-01-01..2200-01-01")
-        return parsed.astimezone(UTC)
+        return event_time(value)
 
     @field_validator("client_ip")
     @classmethod
     def _check_ip(cls, value: str | None) -> str | None:
-        if value is not None and not (
-            _is_ip_address_cached(value) if len(value) <= _MAX_CACHED_IP else _is_ip_address(value)
-        ):
+        if value is not None and not is_ip_address(value):
             raise ValueError("client_ip is not an IPv4/IPv6 address")
         return value
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from detector.events import ApiCallEvent
 from detector.pipeline.content import PromptSignals, prompt_signals
+from detector.pipeline.validate import CallEvent
 
 # Shares over all calls of the account (numerator = calls with the property).
 CALL_SHARES: tuple[str, ...] = (
@@ -83,7 +84,7 @@ class EventSignals(NamedTuple):
     infrastructure: tuple[int, int, int]  # hashes of client /24 (or /48), user agent, system prompt
 
 
-def event_signals(event: ApiCallEvent) -> EventSignals:
+def event_signals(event: CallEvent | ApiCallEvent) -> EventSignals:
     """Reduce one validated event to the numbers the account state accumulates."""
     params = event.params
     prompt_tokens = event.prompt_tokens

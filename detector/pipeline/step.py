@@ -36,7 +36,7 @@ from detector.pipeline.scoring import (
     specific_terms,
 )
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
-from detector.pipeline.validate import validate_one
+from detector.pipeline.validate import decode_event
 from detector.settings import Settings
 
 # Expiry sweeps run every this many events; each sweep is O(expired accounts).
@@ -164,7 +164,7 @@ class Detector:
         """Validate, deduplicate, update the account, score it when due, decide on an alert."""
         ref = source or SourceRef()
         # 1. Contract: bad input becomes a dead letter, never an exception.
-        event = validate_one(
+        decoded = decode_event(
             raw,
             max_message_bytes=self.settings.max_message_bytes,
             topic=ref.topic,
@@ -172,14 +172,14 @@ class Detector:
             offset=ref.offset,
             key=ref.key,
         )
-        if isinstance(event, Rejected):
-            return StepResult(dead_letters=[event])
+        if isinstance(decoded, Rejected):
+            return StepResult(dead_letters=[decoded])
+        event, at = decoded
         # 2. Redelivery: an event id seen recently, or an offset already folded into the
         #    account's (restored) state, is one call, not two.
         partition = self.partition(ref.partition)
         if partition.dedup.seen_before(event.event_id):
             return StepResult(duplicate=True, account_id=event.account_id)
-        at = event.timestamp.timestamp()
         state = partition.accounts.get_or_create(event.account_id, event.org_id, at)
         if ref.offset is not None and ref.offset <= state.applied_offset:
             return StepResult(duplicate=True, account_id=event.account_id)

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +21,7 @@ from detector.events import ApiCallEvent, Rejected
 from detector.pipeline.snapshot import SnapshotError, decode_account, encode_account
 from detector.pipeline.state import AccountState
 from detector.pipeline.step import Detector, SourceRef
-from detector.pipeline.validate import validate_one
+from detector.pipeline.validate import Decoded, decode_event, validate_one
 from detector.settings import Settings
 from tests.factories import event
 
@@ -63,14 +65,29 @@ def process(raw: bytes) -> Any:
 
 def check_outcome(raw: bytes) -> ApiCallEvent | Rejected:
     """The decoder's answer, which must be a valid event or a dead letter with a known reason,
-    and the whole pipeline must take the message without raising."""
+    and the whole pipeline must take the message without raising. The worker's fast decoder
+    must give the same verdict, reason and values as the contract."""
     decoded = validate_one(raw, max_message_bytes=LIMIT)
     if isinstance(decoded, Rejected):
         assert decoded.reason in REASONS
         assert decoded.raw == raw
+    assert_same_verdict(raw, decoded)
     result = process(raw)
     assert bool(result.dead_letters) == isinstance(decoded, Rejected)
     return decoded
+
+
+def assert_same_verdict(raw: bytes, contract: ApiCallEvent | Rejected) -> None:
+    fast = decode_event(raw, max_message_bytes=LIMIT)
+    if isinstance(contract, Rejected):
+        assert fast == contract
+        return
+    assert isinstance(fast, Decoded)
+    assert fast.at == contract.timestamp.timestamp()
+    assert msgspec.structs.asdict(fast.event.params) == contract.params.model_dump()
+    values = msgspec.structs.asdict(fast.event)
+    del values["params"], values["timestamp"]
+    assert values == contract.model_dump(exclude={"params", "timestamp"})
 
 
 @given(st.binary(max_size=2_000))
@@ -159,6 +176,58 @@ def test_out_of_order_and_duplicated_events_count_once(seed: int, count: int) ->
     assert state is not None and state.total_events == count
 
 
+INT_FIELDS = ["status", "prompt_tokens", "messages", "params.max_tokens", "params.seed", "params.n"]
+
+
+@given(
+    st.sampled_from(INT_FIELDS),
+    st.integers(min_value=-(2**65), max_value=2**65) | st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64]),
+)
+def test_integers_at_every_width_get_the_contracts_verdict(field: str, value: int) -> None:
+    """Integers beyond 64 bits (floats to the contract's reader) and between 2**63 and 2**64
+    (beyond the fast decoder's bound) are judged as the contract judges them."""
+    document = event("acct_int")
+    parent, _, name = field.rpartition(".")
+    (document[parent] if parent else document)[name] = value
+    check_outcome(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"schema_version":1,"event_id":"e","timestamp":1795515302481,"account_id":"a","endpoint":"x",'
+        b'"model":"m","status":200,"prompt_tokens":1,"completion_tokens":2,"completion_tokens":-1}',
+        b'{"schema_version":1,"event_id":"e","timestamp":1795515302481,"account_id":"a","endpoint":"x",'
+        b'"model":"m","status":200,"prompt_tokens":1,"completion_t\\u006fkens":2}',
+        b'{"schema_version":1,"event_id":"e","timestamp":1795515302481,"account_id":"a","endpoint":"x",'
+        b'"model":"m","status":200,"prompt_tokens":1,"completion_tokens":2,"prompt":"\\ud800"}',
+        b'{"schema_version":1.0,"event_id":"e","timestamp":1795515302481,"account_id":"a","endpoint":"x",'
+        b'"model":"m","status":200,"prompt_tokens":1,"completion_tokens":2}',
+        b'{"schema_version":1,"event_id":"e","timestamp":"2026-11-24T10:15:02Z","account_id":"a",'
+        b'"endpoint":"x","model":"m","status":9223372036854775808,"prompt_tokens":1,"completion_tokens":2,'
+        b'"params":{"temperature":1,"seed":null,"logprobs":true}}',
+    ],
+    ids=["duplicate-key", "escaped-key", "lone-surrogate", "float-version", "uint64-status"],
+)
+def test_json_corner_cases_get_the_contracts_verdict(raw: bytes) -> None:
+    """Duplicate and escaped keys, lone surrogates, a float version and an unsigned 64-bit status:
+    the fast decoder agrees with the contract on each."""
+    check_outcome(raw)
+
+
+def test_an_event_only_the_contract_reads_is_processed_with_the_contracts_values() -> None:
+    """A status of 2**63 is valid by the contract but beyond the fast decoder: it is still an
+    event, with the same values, through the contract's path."""
+    raw = orjson.dumps(event("acct_big", status=2**63 - 1)).replace(
+        b"9223372036854775807", b"9223372036854775808"
+    )
+    contract = validate_one(raw, max_message_bytes=LIMIT)
+    assert isinstance(contract, ApiCallEvent) and contract.status == 2**63
+    fast = decode_event(raw, max_message_bytes=LIMIT)
+    assert isinstance(fast, Decoded) and fast.event.status == 2**63
+    assert_same_verdict(raw, contract)
+
+
 @given(st.binary(max_size=600))
 def test_snapshot_decoder_rejects_garbage_with_snapshot_error_only(raw: bytes) -> None:
     """A changelog value that is not ours fails with SnapshotError, never anything else."""
@@ -190,6 +259,7 @@ def test_fuzz_corpus_cases_end_as_expected() -> None:
     outcomes = {}
     for offset, name in enumerate(sorted(expected)):
         raw = (CORPUS / name).read_bytes()
+        assert_same_verdict(raw, validate_one(raw, max_message_bytes=LIMIT))
         outcomes[name] = corpus_outcome(detector.process_one(raw, SourceRef("api-calls", 0, offset, b"fuzz")))
     assert outcomes == expected
     dead = [n for n, o in expected.items() if o["outcome"] == "dead_letter"]
