@@ -111,14 +111,21 @@ class Percentile:
 class PopulationModel:
     """How an account compares with all others: HalfSpaceTrees rank, volume rank, peer means."""
 
-    def __init__(self, n_trees: int, height: int, window_size: int, seed: int) -> None:
+    def __init__(
+        self, n_trees: int, height: int, window_size: int, seed: int, peer_mean_signals: tuple[str, ...]
+    ) -> None:
         self.trees = anomaly.HalfSpaceTrees(
             n_trees=n_trees, height=height, window_size=window_size, seed=seed
         )
         self.tree_rank = Percentile(0.0, 1.0)
         self.volume_rank = Percentile(0.0, math.log1p(100_000.0))
         self.harvest_rank = Percentile(0.0, math.log1p(1e9))
-        self.peer_means: dict[str, stats.EWMean] = {}
+        # Peer means are kept only for the signals scoring compares with, and read through a
+        # copy that changes only when the population learns (far less often than it is asked).
+        self.peer_means: dict[str, stats.EWMean] = {
+            name: stats.EWMean(fading_factor=0.002) for name in peer_mean_signals
+        }
+        self._peer_means_now: dict[str, float] | None = None
         self.snapshots = 0
 
     def score_one(self, features: dict[str, float]) -> tuple[float, float, float]:
@@ -138,16 +145,21 @@ class PopulationModel:
         self.trees.learn_one(x)  # type: ignore[no-untyped-call]
         self.volume_rank.learn_one(math.log1p(features["calls_per_hour"]))
         self.harvest_rank.learn_one(math.log1p(features["output_tokens_per_hour"]))
-        for name, value in features.items():
-            mean = self.peer_means.get(name)
-            if mean is None:
-                mean = self.peer_means[name] = stats.EWMean(fading_factor=0.002)
-            mean.update(value)
+        for name, mean in self.peer_means.items():
+            mean.update(features[name])
+        self._peer_means_now = None
         self.snapshots += 1
 
-    def peer_mean(self, name: str) -> float:
-        mean = self.peer_means.get(name)
-        return float(mean.get()) if mean is not None else 0.0
+    def peer_means_now(self) -> dict[str, float]:
+        """The population's mean of each peer-mean signal (0 before it has learned anything).
+
+        Shared between calls until the next ``learn_one``: callers must not change it."""
+        now = self._peer_means_now
+        if now is None:
+            now = self._peer_means_now = {
+                name: float(mean.get()) if self.snapshots else 0.0 for name, mean in self.peer_means.items()
+            }
+        return now
 
     def volume_at(self, q: float) -> float:
         """Calls per hour at quantile ``q`` of the population."""

@@ -145,6 +145,7 @@ class Detector:
             height=settings.hst_height,
             window_size=settings.hst_window_size,
             seed=settings.seed,
+            peer_mean_signals=PEER_MEAN_SIGNALS,
         )
         self.templates = TemplatePrevalence()
         self.policy = AlertPolicy.from_settings(settings)
@@ -351,7 +352,7 @@ class Detector:
         self, state: AccountState, features: dict[str, float], requests: int, hours: float
     ) -> Assessment:
         population = self.population
-        peer_means = {name: population.peer_mean(name) for name in PEER_MEAN_SIGNALS}
+        peer_means = population.peer_means_now()
         own_harvest_baseline = state.own_harvest_baseline if state.baseline_count >= 6 else -1.0
         specific = specific_terms(features, peer_means, own_harvest_baseline)
         # Amplifiers can at most double the specific evidence: when even that stays below the

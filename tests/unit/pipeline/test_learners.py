@@ -1,8 +1,13 @@
-"""The population learners that are plain Python (no river): template prevalence."""
+"""The population learners: template prevalence and the population's peer means."""
 
 from __future__ import annotations
 
-from detector.pipeline.learners import COMMON_TEMPLATE_MIN_SAMPLES, TemplatePrevalence
+from detector.pipeline.learners import (
+    COMMON_TEMPLATE_MIN_SAMPLES,
+    HST_FEATURES,
+    PopulationModel,
+    TemplatePrevalence,
+)
 
 
 def test_a_phrasing_many_ordinary_accounts_share_is_common() -> None:
@@ -56,3 +61,21 @@ def test_a_busy_accounts_usual_does_not_follow_a_new_habit_within_hours() -> Non
         learn_own_shape(state, features, elapsed=100.0, half_life=3 * 86_400.0)
     expected_move = (0.2 - 0.02) * (1 - 0.5 ** (6 / 72))
     assert state.own_harvest_baseline - 0.02 < 1.5 * expected_move
+
+
+def _snapshot(**values: float) -> dict[str, float]:
+    names = (*HST_FEATURES, "output_tokens_per_hour", "distillation_shape")
+    return {name: values.get(name, 0.1) for name in names}
+
+
+def test_peer_means_follow_what_the_population_learns_and_only_the_asked_signals() -> None:
+    population = PopulationModel(
+        n_trees=2, height=3, window_size=10, seed=1, peer_mean_signals=("distillation_shape",)
+    )
+    assert population.peer_means_now() == {"distillation_shape": 0.0}
+    population.learn_one(_snapshot(distillation_shape=0.5))
+    first = population.peer_means_now()
+    assert set(first) == {"distillation_shape"} and first["distillation_shape"] > 0.0
+    for _ in range(50):
+        population.learn_one(_snapshot(distillation_shape=0.9))
+    assert population.peer_means_now()["distillation_shape"] > first["distillation_shape"]
