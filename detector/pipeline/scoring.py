@@ -53,7 +53,7 @@ SHIFT_WEIGHT = 3.0  # distillation shape far above the account's own past
 COORDINATION_WEIGHT = 3.0
 # Log-odds at which the fused score is 0.5.
 BIAS = 5.0
-# The peer means the specific terms compare with (the population keeps one for every feature).
+# The signals whose population mean the specific terms compare with (the population keeps these).
 PEER_MEAN_SIGNALS: tuple[str, ...] = (*SHARE_WEIGHTS, "distillation_shape")
 
 _DESCRIPTIONS: dict[str, str] = {
@@ -301,8 +301,9 @@ def can_reach(specific_sum: float, threshold: float) -> bool:
 
 
 def below_reach(specific: list[tuple[float, Reason]]) -> Assessment:
-    """The assessment of an account whose specific evidence ``can_reach`` no alert: its score is
-    the specific evidence's own (amplifiers, not computed, could not make it alert)."""
+    """The assessment of an account whose specific evidence cannot reach an alert (``can_reach``
+    is false): its score is the specific evidence's own; amplifiers, not computed, could not have
+    made it alert."""
     specific_sum = evidence(specific)
     ordered = sorted(specific, key=lambda term: term[0], reverse=True)
     return Assessment(
