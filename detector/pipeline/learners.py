@@ -156,9 +156,7 @@ class PopulationModel:
         Shared between calls until the next ``learn_one``: callers must not change it."""
         now = self._peer_means_now
         if now is None:
-            now = self._peer_means_now = {
-                name: float(mean.get()) if self.snapshots else 0.0 for name, mean in self.peer_means.items()
-            }
+            now = self._peer_means_now = {name: float(mean.get()) for name, mean in self.peer_means.items()}
         return now
 
     def volume_at(self, q: float) -> float:
