@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import structlog
+from pydantic import BaseModel
 
 from detector import __version__
 from detector.events import Alert, ApiCallEvent
@@ -176,7 +177,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- schemas / topics / demo ------------------------------------------------------------------------
-SCHEMA_FILES = {
+SCHEMA_FILES: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]]] = {
     "api-call-event-v1.schema.json": (ApiCallEvent, "validation"),
     "alert-v1.schema.json": (Alert, "serialization"),
 }
@@ -186,7 +187,7 @@ def render_schemas() -> dict[str, bytes]:
     """The JSON Schemas of the public contracts, as they are committed in ``schemas/``."""
     rendered = {}
     for name, (model, mode) in SCHEMA_FILES.items():
-        schema = model.model_json_schema(mode=mode)  # type: ignore[attr-defined]
+        schema = model.model_json_schema(mode=mode)
         rendered[name] = orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     return rendered
 

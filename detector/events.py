@@ -126,6 +126,11 @@ class ApiCallEvent(BaseModel):
     latency_ms: Annotated[FiniteFloat, Field(ge=0)] | None = None
     messages: Annotated[StrictInt, Field(ge=1)] = 1
     system_prompt_hash: str | None = None
+    end_user_id: Annotated[str, Field(max_length=256)] | None = Field(
+        None,
+        description="The gateway's id of the account's own end user (OpenAI: `user` / "
+        "`safety_identifier`), where a reseller or product passes one; optional (v1-compatible).",
+    )
     prompt: str | None = Field(
         None, description="Text of the last user message. Sensitive: never logged, stored or alerted."
     )
@@ -235,6 +240,25 @@ class Alert(BaseModel):
     window: AlertWindow
     related_accounts: list[str] = Field(default_factory=list)
     detector_version: str
+    # Optional fields added within v1 (backward compatible: consumers ignore what they do not know).
+    status: Literal["open", "closed"] = Field(
+        "open", description="`closed`: the episode ended (evidence subsided or an analyst resolved it)."
+    )
+    status_reason: str | None = Field(
+        None, description="Why the episode was closed (e.g. `subsided`, `false_positive`)."
+    )
+    verdict: Literal["confirmed", "false_positive", "allowlisted"] | None = Field(
+        None, description="The latest analyst verdict on this episode, if any."
+    )
+    declared_workload: str | None = Field(
+        None, description="A workload declaration in force for the account (e.g. `eval_harness`)."
+    )
+    end_user_id: str | None = Field(
+        None, description="The end user inside a shared account the evidence points at, if any."
+    )
+    evidence_since: datetime | None = Field(
+        None, description="Event time at which the evidence behind this alert started to build."
+    )
 
 
 class Rejected(BaseModel):

@@ -70,7 +70,10 @@ class Settings(BaseSettings):
 
     # --- Input limits and delivery ------------------------------------------------------------
     max_message_bytes: int = Field(
-        65_536, ge=1024, description="Larger events are dead-lettered as oversized."
+        1_048_576,
+        ge=1024,
+        description="Larger messages are dead-lettered as oversized (Kafka's usual 1 MiB message "
+        "limit); a well-formed call below it is scored whatever its prompt's length.",
     )
     dedup_window_events: int = Field(
         500_000, ge=0, description="Recent event_ids remembered to drop redeliveries (0 = off)."

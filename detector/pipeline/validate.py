@@ -79,6 +79,7 @@ class CallEvent(msgspec.Struct, gc=False):
     latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None = None
     messages: Annotated[int, msgspec.Meta(ge=1, le=_INT64_MAX)] = 1
     system_prompt_hash: str | None = None
+    end_user_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
     prompt: str | None = None
     params: CallEventParams = msgspec.field(default_factory=CallEventParams)
 
