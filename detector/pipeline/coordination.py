@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -142,6 +143,7 @@ class CoordinationStage:
     def _linked(self, account: str, member: _Member) -> tuple[set[str], set[str]]:
         """(accounts linked strongly enough to found a campaign, accounts linked at all)."""
         shared: dict[str, int] = {}
+        org = member.org_id
         for key in member.keys:
             weight = KEY_WEIGHTS[key[0]]
             holders = self.by_key.get(key)
@@ -150,7 +152,9 @@ class CoordinationStage:
             # The most recently active holders only: a link needs a few members, not all of a
             # big campaign's (and one shared cloud user agent may be held by thousands).
             for other in islice(reversed(holders), MAX_LINK_CANDIDATES_PER_KEY):
-                if other != account:
+                # Accounts of one organisation are one customer: its office network, user agent
+                # and system prompt are shared by design, so they link nobody to anybody.
+                if other != account and (org is None or self.members[other].org_id != org):
                     shared[other] = shared.get(other, 0) + weight
         strong = {other for other, weight in shared.items() if weight >= MIN_LINK_WEIGHT}
         weak = {other for other, weight in shared.items() if weight >= MIN_JOIN_LINK_WEIGHT}
@@ -186,7 +190,8 @@ class CoordinationStage:
                 campaign.members |= absorbed.members
             joining = {account}
         elif (
-            len(free := {a for a in linked if a not in self.campaign_of} | {account}) >= MIN_CAMPAIGN_ACCOUNTS
+            self._customers(free := {a for a in linked if a not in self.campaign_of} | {account})
+            >= MIN_CAMPAIGN_ACCOUNTS
         ):
             # Found a campaign only from accounts that are in none yet: members of an existing
             # campaign stay there (and the new id cannot collide with theirs).
@@ -205,6 +210,11 @@ class CoordinationStage:
             self.campaign_of[joined] = campaign.campaign_id
             campaign.members.add(joined)
         return campaign
+
+    def _customers(self, accounts: Iterable[str]) -> int:
+        """Distinct customers among ``accounts``: an organisation counts once, an org-less account
+        for itself."""
+        return len({self.members[a].org_id or f"\x00{a}" for a in accounts if a in self.members})
 
     def _median_specific(self, campaign_id: str) -> float:
         """The campaign's typical member evidence; from its last evaluation when there was one
@@ -227,7 +237,10 @@ class CoordinationStage:
             return None
         live = [m for m in campaign.members if m in self.members]
         size = len(live)
-        if size < MIN_CAMPAIGN_ACCOUNTS:
+        # A campaign is many customers acting as one; several accounts of one organisation are
+        # one customer however many keys it holds.
+        customers = self._customers(live)
+        if customers < MIN_CAMPAIGN_ACCOUNTS:
             return None
         members = [self.members[m] for m in live]
         campaign.evaluated_at = at
@@ -242,7 +255,7 @@ class CoordinationStage:
             return None  # look-alikes that turned suspicious at unrelated times: not one operator
         # Coordination shows as size *and* a shared onset; accounts that merely resemble each
         # other over a day (common phrasings, one cloud) get little from their number.
-        amplifier = (SIZE_WEIGHT * min(1.0, math.log2(size) / 5.0) + SYNC_WEIGHT) * synchronised
+        amplifier = (SIZE_WEIGHT * min(1.0, math.log2(customers) / 5.0) + SYNC_WEIGHT) * synchronised
         # Size and synchrony amplify the members' own evidence, at most doubling it: many weakly
         # odd accounts that share an office network do not add up to a campaign.
         evidence = mean_specific + min(amplifier, mean_specific)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from detector.events import ApiCallEvent
 from detector.pipeline.content import PromptSignals, prompt_signals
+from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.validate import CallEvent
 
 # Shares over all calls of the account (numerator = calls with the property).
@@ -127,7 +128,9 @@ def event_signals(event: CallEvent | ApiCallEvent) -> EventSignals:
         log_bias * log_bias,
         event.reasoning_tokens / completion_tokens if completion_tokens else 0.0,
     )
-    prompt = prompt_signals(event.prompt) if event.prompt else None
+    # Content is read from the bounded, de-obfuscated slice: a padded or disguised prompt is
+    # still scored, at the cost of a short one.
+    prompt = prompt_signals(normalize_prompt(event.prompt)) if event.prompt else None
     return EventSignals(
         call,
         prompt,

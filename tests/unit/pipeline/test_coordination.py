@@ -15,11 +15,15 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def fingerprint(
-    account: str, at: float, keys: tuple[tuple[str, int], ...], specific: float = 3.0
+    account: str,
+    at: float,
+    keys: tuple[tuple[str, int], ...],
+    specific: float = 3.0,
+    org_id: str | None = None,
 ) -> Fingerprint:
     return Fingerprint(
         account_id=account,
-        org_id=None,
+        org_id=org_id,
         at=at,
         suspicious_since=at,
         specific=specific,
@@ -43,6 +47,24 @@ def test_accounts_sharing_a_system_prompt_form_one_growing_campaign() -> None:
     named = {alerts[-1].account_id, *alerts[-1].related_accounts}
     assert len(named) >= 25
     assert alerts[-1].reasons[0].signal == "coordinated_accounts"
+
+
+def test_one_organisations_accounts_are_one_customer_not_a_campaign() -> None:
+    """Twelve suspicious accounts of one org sharing its system prompt, office network and user
+    agent stay one customer; the same keys held by twelve accounts of twelve orgs are a campaign."""
+    keys = (("system_prompt", 42), ("network", 77), ("user_agent", 5), ("org", 9))
+
+    def run(org_of: list[str | None]) -> list[object]:
+        stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+        alerts: list[object] = []
+        for i, org in enumerate(org_of):
+            alerts += stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 60 * i, keys, org_id=org), NOW)
+        return alerts
+
+    assert run(["org_office"] * 12) == []
+    assert run([f"org_{i}" for i in range(12)]) != []
+    # Org-less new accounts are each their own customer.
+    assert run([None] * 12) != []
 
 
 def test_a_common_user_agent_alone_does_not_link_accounts() -> None:
