@@ -27,20 +27,16 @@ _INVISIBLE = (
     "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u3164\ufeff\uffa0"
 )
 # Letters of other scripts that render like Latin ones (the common entries of Unicode's
-# confusables list for Cyrillic and Greek); NFKC does not map them.
-_HOMOGLYPHS = {
-    # Cyrillic lower / upper
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
-    "ԛ": "q", "ԝ": "w", "ѡ": "w", "һ": "h", "ɡ": "g",
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
-    "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J",
-    # Greek lower / upper
-    "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
-    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-}  # fmt: skip
-# Dashes and hyphens of other code points ("step‑by‑step" with U+2011) read as ASCII ones.
+# confusables list for Cyrillic and Greek, written as escapes); NFKC does not map them.
+_HOMOGLYPHS = dict(
+    zip(
+        "\u0430\u0432\u0435\u0451\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0455\u0456\u0457\u0458\u0501\u051b\u051d\u0461\u04bb\u0261"
+        "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0423\u0425\u0405\u0406\u0408\u03b1\u03b5\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+        "abeekmhopctyxsiijdqwwhgABEKMHOPCTYXSIJaeikvoptuxABEZHIKMNOPTYX",
+        strict=True,
+    )
+)
+# Dashes and hyphens of other code points ("step-by-step" spelt with U+2011) read as ASCII ones.
 _DASHES = dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-")
 _TABLE = str.maketrans({**dict.fromkeys(_INVISIBLE), **_HOMOGLYPHS, **_DASHES})
 _SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}")

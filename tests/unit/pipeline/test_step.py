@@ -109,3 +109,14 @@ def test_fingerprints_leave_out_templates_that_ordinary_accounts_commonly_use() 
     for _ in range(5):  # ...unless ordinary accounts have been seen using the same heads
         detector.templates.learn_one(sorted(templates), suspicious=False)
     assert _template_keys(detector, distiller) == set()
+
+
+def test_a_distiller_padding_every_prompt_past_64_kib_is_still_caught() -> None:
+    """Padding is no free pass: 100 KB prompts are valid events, scored on their bounded slice."""
+    padded = [
+        {**document, "prompt": "filler text " * 8_500 + str(document["prompt"])}
+        for document in bulk_distillation_stream("acct_x", 3, 2)
+    ]
+    assert len(encode(padded[0])) > 100_000
+    _, alerts = run(by_time(benign_stream(150, 6), padded))
+    assert any(alert.account_id == "acct_x" for alert in alerts)
