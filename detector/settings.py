@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     score_every_seconds: float = Field(
         600.0, gt=0, description="... or when this much event time passed since its last score."
     )
+    score_end_users: bool = Field(
+        True,
+        description="Score each (account, end_user_id) pair of a shared account as a sub-account of "
+        "its own and name the end user in its alerts.",
+    )
     min_events_to_alert: int = Field(
         20, ge=1, description="No alert before an account has this many events in its window."
     )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from detector.events import Alert, AlertWindow, Severity
 from detector.pipeline.scoring import Assessment
+from detector.pipeline.signals.subaccounts import parent_account
 from detector.pipeline.state import AccountState
 from detector.settings import Settings
 
@@ -97,7 +98,7 @@ def decide_one(
     return Alert(
         alert_id=state.alert_id,
         revision=state.alert_revision,
-        account_id=state.account_id,
+        account_id=parent_account(state.account_id, state.end_user_id),
         org_id=state.org_id,
         detected_at=_utc(at),
         emitted_at=emitted_at,
@@ -107,4 +108,5 @@ def decide_one(
         window=AlertWindow(start=_utc(window_start), end=_utc(at), requests=requests, tokens=tokens),
         related_accounts=related_accounts or [],
         detector_version=detector_version,
+        end_user_id=state.end_user_id,
     )

@@ -213,6 +213,7 @@ class AccountState:
         "account_id",
         "alert_id",
         "counters",
+        "end_user_id",
         "events_since_score",
         "hashes",
         "last_scored_at",
@@ -243,6 +244,8 @@ class AccountState:
         self.account_id = account_id
         self.org_id = org_id
         self.alert_id: str | None = None
+        # Set on the state of one end user inside a shared account (signals/subaccounts.py).
+        self.end_user_id: str | None = None
         self.last_seen = now
         self.last_scored_at = now
         self.total_events = 0

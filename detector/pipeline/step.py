@@ -35,6 +35,7 @@ from detector.pipeline.scoring import (
     evidence,
     specific_terms,
 )
+from detector.pipeline.signals.subaccounts import sub_key
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import decode_event
 from detector.settings import Settings
@@ -184,11 +185,21 @@ class Detector:
         state = partition.accounts.get_or_create(event.account_id, event.org_id, at)
         if ref.offset is not None and ref.offset <= state.applied_offset:
             return StepResult(duplicate=True, account_id=event.account_id)
-        # 3. Fold the event into its account's state (prompt text is reduced to numbers here).
-        state.update_one(event_signals(event), at, self._half_life, self._bucket_seconds)
+        # 3. Fold the event into its account's state (prompt text is reduced to numbers here),
+        #    and into its end user's, where a shared account names the user.
+        signals = event_signals(event)
+        state.update_one(signals, at, self._half_life, self._bucket_seconds)
         if ref.offset is not None:
             state.applied_offset = ref.offset
         partition.dirty.add(event.account_id)
+        end_user = None
+        if event.end_user_id and self.settings.score_end_users:
+            end_user = partition.accounts.get_or_create(
+                sub_key(event.account_id, event.end_user_id), event.org_id, at
+            )
+            end_user.end_user_id = event.end_user_id
+            end_user.update_one(signals, at, self._half_life, self._bucket_seconds)
+            partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)
         if self.events_processed % _EXPIRE_EVERY == 0:
@@ -197,8 +208,10 @@ class Detector:
         # 4. Score when due: every N events of the account or after enough event time.
         # 5. Suspicious accounts publish a fingerprint for the cross-account stage.
         result = StepResult(account_id=event.account_id)
-        if self._due_for_scoring(state, at):
-            alert, fingerprint = self._score_and_decide(state, at)
+        for scored in (state, end_user):
+            if scored is None or not self._due_for_scoring(scored, at):
+                continue
+            alert, fingerprint = self._score_and_decide(scored, at)
             if alert is not None:
                 result.alerts.append(alert)
             if fingerprint is not None:
@@ -319,7 +332,9 @@ class Detector:
     def _fingerprint(
         self, state: AccountState, assessment: Assessment, at: float, window: tuple[float, int, int]
     ) -> Fingerprint | None:
-        if assessment.specific < self.settings.coordination_suspicion:
+        # An end user's own campaign is named through its account; links across accounts are
+        # made from the accounts themselves.
+        if assessment.specific < self.settings.coordination_suspicion or state.end_user_id is not None:
             return None
         if state.suspicious_since < 0:
             state.suspicious_since = at

@@ -15,6 +15,7 @@ from detector.events import ApiCallEvent
 from detector.pipeline import features
 from detector.pipeline.content import prompt_signals
 from detector.pipeline.features import event_signals
+from detector.pipeline.signals.normalize import normalize_prompt
 from tests.factories import ORGANIC_PROMPTS, TASKS, event
 
 
@@ -64,7 +65,7 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
 
     return (
         call,
-        prompt_signals(event.prompt) if event.prompt else None,
+        prompt_signals(normalize_prompt(event.prompt)) if event.prompt else None,
         prompt_tokens + completion_tokens,
         completion_tokens,
         (network_key(event.client_ip), text_key(event.user_agent), text_key(event.system_prompt_hash)),

@@ -120,3 +120,24 @@ def test_a_distiller_padding_every_prompt_past_64_kib_is_still_caught() -> None:
     assert len(encode(padded[0])) > 100_000
     _, alerts = run(by_time(benign_stream(150, 6), padded))
     assert any(alert.account_id == "acct_x" for alert in alerts)
+
+
+def test_a_distilling_end_user_inside_a_router_is_named() -> None:
+    """A router passes end-user ids: one distilling user among 150 ordinary ones alerts on the
+    router's account with that end user named; without the ids the user cannot be named."""
+    users = [
+        {**document, "account_id": "acct_router", "end_user_id": f"user_{document['account_id']}"}
+        for document in benign_stream(150, 8)
+    ]
+    distiller = [
+        {**document, "account_id": "acct_router", "end_user_id": "user_bad"}
+        for document in bulk_distillation_stream("x", 4, 4, per_hour=80)
+    ]
+    others = benign_stream(60, 8, seed=3)
+    _, alerts = run(by_time(users, distiller, others))
+    named = [alert for alert in alerts if alert.end_user_id is not None]
+    assert named
+    assert {alert.account_id for alert in named} == {"acct_router"}
+    assert {alert.end_user_id for alert in named} == {"user_bad"}
+    _, without = run(by_time(users, distiller, others), Settings(score_end_users=False))
+    assert all(alert.end_user_id is None for alert in without)
