@@ -154,7 +154,10 @@ class CoordinationStage:
             for other in islice(reversed(holders), MAX_LINK_CANDIDATES_PER_KEY):
                 # Accounts of one organisation are one customer: its office network, user agent
                 # and system prompt are shared by design, so they link nobody to anybody.
-                if other != account and (org is None or self.members[other].org_id != org):
+                if other == account:
+                    continue
+                holder = self.members.get(other)
+                if holder is not None and (org is None or holder.org_id != org):
                     shared[other] = shared.get(other, 0) + weight
         strong = {other for other, weight in shared.items() if weight >= MIN_LINK_WEIGHT}
         weak = {other for other, weight in shared.items() if weight >= MIN_JOIN_LINK_WEIGHT}
