@@ -62,7 +62,10 @@ _I64 = struct.Struct("<q")
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _MAX_ITEMS = 1 << 16  # no slot holds more than this many items; bounds a hostile length field
 _U32_MAX = 2**32 - 1
-_ARRAY_WIDTHS = {"d": 8, "q": 8, "I": 4}
+_ARRAY_WIDTHS = {"d": 8, "q": 8, "I": 4, "f": 4}
+# An array's tag is its typecode, except float32 ("f" is the tag of a float scalar).
+_ARRAY_TAGS = {"f": b"g"}
+_TAG_TYPECODES = {"g": "f"}
 
 
 class SnapshotError(ValueError):
@@ -99,7 +102,8 @@ def _encode_value(value: Any) -> tuple[bytes, bytes]:
         raw = value.encode("utf-8", "surrogatepass")
         return b"s", _U32.pack(len(raw)) + raw
     if isinstance(value, array) and value.typecode in _ARRAY_WIDTHS:
-        return value.typecode.encode(), _U32.pack(len(value)) + value.tobytes()
+        tag = _ARRAY_TAGS.get(value.typecode) or value.typecode.encode()
+        return tag, _U32.pack(len(value)) + value.tobytes()
     if isinstance(value, dict):
         items = b"".join(_int(k) + _int(v) for k, v in value.items())
         return b"m", _U32.pack(len(value)) + items
@@ -161,7 +165,8 @@ def _decode_value(tag: bytes, data: bytes, pos: int) -> tuple[Any, int]:
     if tag == b"n":
         return None, pos
     typecode = tag.decode("latin-1")
-    if typecode in _ARRAY_WIDTHS:
+    typecode = _TAG_TYPECODES.get(typecode, typecode)
+    if typecode in _ARRAY_WIDTHS:  # (tag "f", a float scalar, was read above)
         _, after = _count(data, pos, _ARRAY_WIDTHS[typecode])
         values = array(typecode)
         values.frombytes(data[pos + 4 : after])

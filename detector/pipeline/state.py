@@ -30,6 +30,8 @@ from itertools import compress
 from typing import overload
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
+from detector.pipeline.signals.sketch import is_consistent as sketch_is_consistent
+from detector.pipeline.signals.sketch import statistics as sketch_statistics
 
 WINDOW_BUCKETS = 12
 TEMPLATE_SLOTS = 8
@@ -220,6 +222,7 @@ class AccountState:
         "last_seen",
         "org_id",
         "reals",
+        "sketch",
         "template_counts",
         "template_keys",
         "total_events",
@@ -260,6 +263,8 @@ class AccountState:
         # insertion order. Arrays of their own, so that lookup, minimum and removal run in C.
         self.template_keys = array("I")
         self.template_counts = array("q")
+        # The prompt-distribution sketch (signals/sketch.py), made on the first prompt with text.
+        self.sketch: array[float] | None = None
 
     @property
     def infrastructure(self) -> tuple[int, int, int]:
@@ -417,6 +422,7 @@ class AccountState:
             and len(self.hashes) == N_HASHES
             and 0 <= self.counters[_RECENT_POS] < RECENT_PROMPTS
             and len(self.template_keys) == len(self.template_counts) <= TEMPLATE_SLOTS
+            and (self.sketch is None or sketch_is_consistent(self.sketch))
         )
 
     def rate_per_hour(
@@ -477,6 +483,7 @@ class AccountState:
         out["distillation_run_after_history"] = (
             1.0 if run_start >= 0 and run_start - self.first_seen >= MIN_HISTORY_BEFORE_RUN_SECONDS else 0.0
         )
+        out.update(sketch_statistics(self.sketch))
         # The distiller's shape: single-turn calls that ask for reasoning on templated tasks.
         out["distillation_shape"] = (
             out["cot_elicitation_share"]

@@ -35,6 +35,7 @@ from detector.pipeline.scoring import (
     evidence,
     specific_terms,
 )
+from detector.pipeline.signals import sketch as prompt_sketches
 from detector.pipeline.signals.subaccounts import sub_key
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import decode_event
@@ -192,6 +193,10 @@ class Detector:
         if ref.offset is not None:
             state.applied_offset = ref.offset
         partition.dirty.add(event.account_id)
+        # 3b. Sketch the account's prompt distribution: every prompt until the sketch is stable,
+        #     then a consecutive pair in every few (bounded cost; only the sketch is kept).
+        if event.prompt:
+            state.sketch = prompt_sketches.observe_one(state.sketch, event.prompt, state.total_events)
         end_user = None
         if event.end_user_id and self.settings.score_end_users:
             end_user = partition.accounts.get_or_create(
@@ -199,6 +204,10 @@ class Detector:
             )
             end_user.end_user_id = event.end_user_id
             end_user.update_one(signals, at, self._half_life, self._bucket_seconds)
+            if event.prompt:
+                end_user.sketch = prompt_sketches.observe_one(
+                    end_user.sketch, event.prompt, end_user.total_events
+                )
             partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)
