@@ -109,4 +109,5 @@ def decide_one(
         related_accounts=related_accounts or [],
         detector_version=detector_version,
         end_user_id=state.end_user_id,
+        evidence_since=_utc(assessment.evidence_since) if assessment.evidence_since >= 0 else None,
     )

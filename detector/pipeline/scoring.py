@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from detector.events import Reason
+from detector.pipeline.signals import sequential
 
 # Log-odds weight of a share signal per unit of excess over peers (share - peer share).
 SHARE_WEIGHTS: dict[str, float] = {
@@ -51,6 +52,9 @@ RHYTHM_WEIGHT = 1.0
 SURGE_WEIGHT = 1.0  # call rate > 3 sigma above the account's own baseline
 SHIFT_WEIGHT = 3.0  # distillation shape far above the account's own past
 COORDINATION_WEIGHT = 3.0
+SEQUENTIAL_WEIGHT = 6.5  # lifetime CUSUM of the specific evidence at full strength (signals/sequential.py)
+SEQUENTIAL_START = sequential.START_AT
+RELIABILITY_CALLS = 8.0  # one window's shares count n / (n + this) of their evidence
 # Log-odds at which the fused score is 0.5.
 BIAS = 5.0
 # The signals whose population mean the specific terms compare with (the population keeps these).
@@ -76,6 +80,7 @@ class Assessment:
     score: float
     reasons: tuple[Reason, ...]
     specific: float = 0.0  # log-odds of extraction-specific evidence alone (for coordination)
+    evidence_since: float = -1.0  # event time the lifetime evidence began building (-1 = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +217,36 @@ def specific_terms(
         text = f"logit_bias sizes sweep widely (spread {sweep:.2f} in log size), as in logit probing"
         terms.append(
             (LOGIT_SWEEP_WEIGHT * _clip((sweep - 0.5) / 1.0), _reason("logit_bias_sweep", sweep, 0.0, text))
+        )
+    return terms
+
+
+def reliable_terms(
+    specific: list[tuple[float, Reason]],
+    recent_calls: float,
+    sequential_strength: float,
+    sequential_s: float,
+    hours_building: float,
+) -> list[tuple[float, Reason]]:
+    """The specific evidence as the score counts it: one window's shares shrunk by how many calls
+    they rest on, plus the lifetime (sequential) evidence.
+
+    A quiet account's shares swing widely (three long answers in a row make an hour of
+    "harvesting"), so one window counts in proportion n / (n + RELIABILITY_CALLS); persistence is
+    what the sequential term measures, over the account's lifetime rather than one window.
+    """
+    reliability = recent_calls / (recent_calls + RELIABILITY_CALLS)
+    terms = [(weight * reliability, reason) for weight, reason in specific]
+    if sequential_strength > 0.0:
+        text = (
+            f"extraction-like evidence above the ordinary level, call after call, for {hours_building:,.1f} h "
+            f"(cumulative excess {sequential_s:,.0f}; alerting from {SEQUENTIAL_START:,.0f})"
+        )
+        terms.append(
+            (
+                SEQUENTIAL_WEIGHT * sequential_strength,
+                _reason("sequential_evidence", sequential_s, SEQUENTIAL_START, text),
+            )
         )
     return terms
 

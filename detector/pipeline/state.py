@@ -30,6 +30,7 @@ from itertools import compress
 from typing import overload
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
+from detector.pipeline.signals.sequential import is_consistent as cusum_is_consistent
 from detector.pipeline.signals.sketch import is_consistent as sketch_is_consistent
 from detector.pipeline.signals.sketch import statistics as sketch_statistics
 
@@ -215,6 +216,7 @@ class AccountState:
         "account_id",
         "alert_id",
         "counters",
+        "cusum",
         "end_user_id",
         "events_since_score",
         "hashes",
@@ -265,6 +267,8 @@ class AccountState:
         self.template_counts = array("q")
         # The prompt-distribution sketch (signals/sketch.py), made on the first prompt with text.
         self.sketch: array[float] | None = None
+        # Lifetime evidence (signals/sequential.py), made when the account first shows any.
+        self.cusum: array[float] | None = None
 
     @property
     def infrastructure(self) -> tuple[int, int, int]:
@@ -423,6 +427,7 @@ class AccountState:
             and 0 <= self.counters[_RECENT_POS] < RECENT_PROMPTS
             and len(self.template_keys) == len(self.template_counts) <= TEMPLATE_SLOTS
             and (self.sketch is None or sketch_is_consistent(self.sketch))
+            and (self.cusum is None or cusum_is_consistent(self.cusum))
         )
 
     def rate_per_hour(

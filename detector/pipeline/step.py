@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -33,8 +33,10 @@ from detector.pipeline.scoring import (
     below_reach,
     can_reach,
     evidence,
+    reliable_terms,
     specific_terms,
 )
+from detector.pipeline.signals import sequential
 from detector.pipeline.signals import sketch as prompt_sketches
 from detector.pipeline.signals.subaccounts import sub_key
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
@@ -310,7 +312,7 @@ class Detector:
     def _score_and_decide(self, state: AccountState, at: float) -> tuple[Alert | None, Fingerprint | None]:
         features = state.features(self._half_life)
         window = state.window_totals(self._bucket_seconds)
-        assessment = self._assess(state, features, window[1], (at - window[0]) / 3600.0)
+        assessment = self._assess(state, features, window[1], (at - window[0]) / 3600.0, at)
         alert = decide_one(
             state,
             assessment,
@@ -373,17 +375,31 @@ class Detector:
         )
 
     def _assess(
-        self, state: AccountState, features: dict[str, float], requests: int, hours: float
+        self, state: AccountState, features: dict[str, float], requests: int, hours: float, at: float
     ) -> Assessment:
         population = self.population
         peer_means = population.peer_means_now()
         own_harvest_baseline = state.own_harvest_baseline if state.baseline_count >= 6 else -1.0
-        specific = specific_terms(features, peer_means, own_harvest_baseline)
+        raw = specific_terms(features, peer_means, own_harvest_baseline)
+        raw_evidence = evidence(raw)
+        # Lifetime evidence: a CUSUM of the raw evidence per call (made on its first excess).
+        if state.cusum is None and raw_evidence > sequential.ALLOWANCE:
+            state.cusum = sequential.new_cusum()
+        if state.cusum is not None:
+            sequential.update_one(state.cusum, raw_evidence, state.events_since_score, at)
+        since = sequential.building_since(state.cusum)
+        specific = reliable_terms(
+            raw,
+            features["recent_calls"],
+            sequential.strength(state.cusum),
+            sequential.statistic(state.cusum),
+            (at - since) / 3600.0 if since >= 0 else 0.0,
+        )
         # Amplifiers can at most double the specific evidence: when even that stays below the
         # alert threshold (most accounts, most of the time), the outcome is known without the
         # population's trees and ranks.
         if not can_reach(evidence(specific), self.policy.threshold):
-            return below_reach(specific)
+            return replace(below_reach(specific), specific=raw_evidence, evidence_since=since)
         anomaly_rank, volume_rank, harvest_rank = population.score_one(features)
         peers = PeerView(
             anomaly_rank=anomaly_rank,
@@ -399,4 +415,6 @@ class Detector:
             window_requests=requests,
             window_hours=hours,
         )
-        return assess(features, peers, specific)
+        # Coordination reads the raw evidence: many quiet accounts together are the sample size
+        # that one of them lacks.
+        return replace(assess(features, peers, specific), specific=raw_evidence, evidence_since=since)
