@@ -66,6 +66,7 @@ NEAR_CAP_MIN_TOKENS = 500
 HARVEST_MIN_COMPLETION = 1000
 HARVEST_MIN_RATIO = 4.0
 LOW_TEMPERATURE = 0.2
+MAX_SCAFFOLD_DEPTH = 6
 # More alternatives per position than any label classifier needs; the public APIs cap at 20.
 MANY_TOP_LOGPROBS = 10
 MAX_TOP_LOGPROBS = 20
@@ -85,8 +86,19 @@ class EventSignals(NamedTuple):
     infrastructure: tuple[int, int, int]  # hashes of client /24 (or /48), user agent, system prompt
 
 
-def event_signals(event: CallEvent | ApiCallEvent) -> EventSignals:
-    """Reduce one validated event to the numbers the account state accumulates."""
+def conversation_depth(event: CallEvent | ApiCallEvent) -> int:
+    """User and assistant turns of the call (a system prompt is not a turn)."""
+    return event.messages - (1 if event.system_prompt_hash else 0)
+
+
+def event_signals(event: CallEvent | ApiCallEvent, previous_depth: int = 0) -> EventSignals:
+    """Reduce one validated event to the numbers the account state accumulates.
+
+    ``previous_depth`` is the conversation depth of the account's previous call: a call at the
+    same depth again (2 to ``MAX_SCAFFOLD_DEPTH`` turns) is a fixed scaffold — an instruction
+    turn and an acknowledgement resent before each fresh item — not a conversation, whose
+    depth grows from call to call. It counts as one task, like a single-turn call.
+    """
     params = event.params
     prompt_tokens = event.prompt_tokens
     completion_tokens = event.completion_tokens
@@ -101,7 +113,8 @@ def event_signals(event: CallEvent | ApiCallEvent) -> EventSignals:
     log_prompt = math.log1p(prompt_tokens)
     log_completion = math.log1p(completion_tokens)
     # A system prompt is one of the messages; single-turn means one user message.
-    single_turn = event.messages - (1 if event.system_prompt_hash else 0) <= 1
+    depth = conversation_depth(event)
+    single_turn = depth <= 1 or (depth == previous_depth and depth <= MAX_SCAFFOLD_DEPTH)
     harvest = single_turn and (
         near_cap
         or (

@@ -220,6 +220,7 @@ class AccountState:
         "end_user_id",
         "events_since_score",
         "hashes",
+        "last_depth",
         "last_scored_at",
         "last_seen",
         "org_id",
@@ -255,6 +256,7 @@ class AccountState:
         self.last_scored_at = now
         self.total_events = 0
         self.events_since_score = 0
+        self.last_depth = 0  # conversation depth of the last call (features.conversation_depth)
         reals = _REALS[:]
         reals[_DECAY_REF] = now
         reals[_FIRST_SEEN] = now

@@ -17,7 +17,7 @@ from detector import __version__
 from detector.events import Alert, Rejected
 from detector.pipeline.coordination import CoordinationStage, Fingerprint, decode_fingerprint
 from detector.pipeline.decide import AlertPolicy, decide_one
-from detector.pipeline.features import event_signals
+from detector.pipeline.features import conversation_depth, event_signals
 from detector.pipeline.learners import (
     PopulationModel,
     TemplatePrevalence,
@@ -190,7 +190,8 @@ class Detector:
             return StepResult(duplicate=True, account_id=event.account_id)
         # 3. Fold the event into its account's state (prompt text is reduced to numbers here),
         #    and into its end user's, where a shared account names the user.
-        signals = event_signals(event)
+        signals = event_signals(event, state.last_depth)
+        state.last_depth = conversation_depth(event)
         state.update_one(signals, at, self._half_life, self._bucket_seconds)
         if ref.offset is not None:
             state.applied_offset = ref.offset
