@@ -54,11 +54,13 @@ SHIFT_WEIGHT = 3.0  # distillation shape far above the account's own past
 COORDINATION_WEIGHT = 3.0
 SEQUENTIAL_WEIGHT = 6.5  # lifetime CUSUM of the specific evidence at full strength (signals/sequential.py)
 SEQUENTIAL_START = sequential.START_AT
-RELIABILITY_CALLS = 8.0  # one window's shares count n / (n + this) of their evidence
+RELIABILITY_CALLS = 8.0
+BARE_ITEM_WEIGHT = 7.0  # per unit of bare-item share above peers (beyond two standard errors)
+MIN_SKETCHED_PROMPTS = 20  # one window's shares count n / (n + this) of their evidence
 # Log-odds at which the fused score is 0.5.
 BIAS = 5.0
 # The signals whose population mean the specific terms compare with (the population keeps these).
-PEER_MEAN_SIGNALS: tuple[str, ...] = (*SHARE_WEIGHTS, "distillation_shape")
+PEER_MEAN_SIGNALS: tuple[str, ...] = (*SHARE_WEIGHTS, "distillation_shape", "bare_item_share")
 
 _DESCRIPTIONS: dict[str, str] = {
     "cot_elicitation_share": "of prompts ask for step-by-step reasoning",
@@ -212,6 +214,24 @@ def specific_terms(
         )
         weight = HARVEST_SURGE_WEIGHT * _clip((math.log2(excess_rate) - 4.0) / 2.0)
         terms.append((weight, _reason("own_harvest_surge", excess_rate, 0.0, text)))
+    # Items that ask nothing (passages, reviews, news sentences, word lists, dataset items under
+    # a hidden system prompt), one per call: a query set or a crawl, not a person's requests.
+    bare = features["bare_item_share"]
+    sketched = features["sketched_prompts"]
+    if sketched >= MIN_SKETCHED_PROMPTS:
+        peer_bare = peer_means.get("bare_item_share", 0.0)
+        bare_excess = bare - peer_bare - 2.0 * math.sqrt(max(bare * (1.0 - bare), 0.0) / sketched)
+        if bare_excess > 0.1:
+            text = (
+                f"{bare:.0%} of its prompts are bare items that ask nothing (passages, sentences, word "
+                f"lists), one per call; peers: {peer_bare:.0%}"
+            )
+            terms.append(
+                (
+                    BARE_ITEM_WEIGHT * bare_excess * features["single_turn_share"],
+                    _reason("bare_item_share", bare, peer_bare, text),
+                )
+            )
     sweep = features["logit_bias_sweep"]
     if sweep > 0.5:
         text = f"logit_bias sizes sweep widely (spread {sweep:.2f} in log size), as in logit probing"
