@@ -216,8 +216,8 @@ def specific_terms(
         terms.append((weight, _reason("own_harvest_surge", excess_rate, 0.0, text)))
     # Items that ask nothing (passages, reviews, news sentences, word lists, dataset items under
     # a hidden system prompt), one per call: a query set or a crawl, not a person's requests.
-    bare = features["bare_item_share"]
-    sketched = features["sketched_prompts"]
+    bare = features.get("bare_item_share", 0.0)
+    sketched = features.get("sketched_prompts", 0.0)
     if sketched >= MIN_SKETCHED_PROMPTS:
         peer_bare = peer_means.get("bare_item_share", 0.0)
         bare_excess = bare - peer_bare - 2.0 * math.sqrt(max(bare * (1.0 - bare), 0.0) / sketched)

@@ -138,3 +138,12 @@ def test_ipv6_network_key_is_the_same_cached_or_not(address: str) -> None:
     cached = features._ipv6_network_key_cached.cache_info().currsize
     features._network_key("fe80::2%" + "y" * 100)
     assert features._ipv6_network_key_cached.cache_info().currsize == cached
+
+
+def test_a_fixed_scaffold_counts_as_one_task() -> None:
+    """An instruction turn resent before every item (same depth call after call) is one task;
+    a conversation whose depth grows is not."""
+    scaffold = ApiCallEvent.model_validate(event(messages=4, system_prompt_hash="h"))
+    assert event_signals(scaffold, previous_depth=3).call[0] == 1.0
+    assert event_signals(scaffold, previous_depth=1).call[0] == 0.0
+    assert event_signals(scaffold).call[0] == 0.0

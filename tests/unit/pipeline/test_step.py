@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 
 from detector.events import Alert
 from detector.pipeline.step import Detector
 from detector.settings import Settings
-from tests.factories import benign_stream, bulk_distillation_stream, by_time, encode, event
+from tests.factories import START, benign_stream, bulk_distillation_stream, by_time, encode, event
 
 FIXED_NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -141,3 +142,28 @@ def test_a_distilling_end_user_inside_a_router_is_named() -> None:
     assert {alert.end_user_id for alert in named} == {"user_bad"}
     _, without = run(by_time(users, distiller, others), Settings(score_end_users=False))
     assert all(alert.end_user_id is None for alert in without)
+
+
+def test_a_query_set_of_bare_passages_is_caught() -> None:
+    """An account sending 150 encyclopedia-style sentences that ask nothing, one per call, alerts
+    (on the bare-item evidence); the ordinary accounts beside it do not."""
+    rng = random.Random(11)
+    things = ["bridge", "river", "cathedral", "treaty", "volcano", "railway", "painting", "festival"]
+    places = ["Lisbon", "Kyoto", "Lagos", "Quito", "Oslo", "Perth", "Cusco", "Tallinn", "Hanoi"]
+    queries = [
+        event(
+            "acct_query",
+            START + timedelta(hours=2, seconds=40 * i),
+            prompt=f"The {rng.choice(things)} of {rng.choice(places)} was completed in "
+            f"{rng.randint(1200, 1990)} and is noted for its {rng.choice(['stone', 'iron', 'glass'])} work.",
+            prompt_tokens=rng.randint(20, 40),
+            completion_tokens=rng.randint(150, 400),
+            params={"temperature": 0.0, "max_tokens": 512},
+        )
+        for i in range(150)
+    ]
+    _, alerts = run(by_time(benign_stream(150, 6), queries))
+    caught = [alert for alert in alerts if alert.account_id == "acct_query"]
+    assert caught
+    assert any(reason.signal == "bare_item_share" for reason in caught[0].reasons)
+    assert {alert.account_id for alert in alerts} == {"acct_query"}
