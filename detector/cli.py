@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import signal
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 import structlog
@@ -21,24 +16,10 @@ from pydantic import BaseModel
 from detector import __version__
 from detector.events import Alert, ApiCallEvent
 from detector.logs import configure_logging
+from detector.process import install_stop_handlers, paced, wall_clock
 from detector.settings import Settings
 
 log = structlog.get_logger("detector.cli")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group, exit 0."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("stop_requested", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
 
 
 # --- run ------------------------------------------------------------------------------------------
@@ -118,25 +99,6 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- simulate -------------------------------------------------------------------------------------
-def _paced(events: Iterator[dict[str, Any]], speed: float, stop: threading.Event) -> Iterator[dict[str, Any]]:
-    """Release events at ``speed`` x event time (0 = as fast as possible)."""
-    if speed <= 0:
-        yield from events
-        return
-    wall_start = time.monotonic()
-    first: float | None = None
-    for event in events:
-        if stop.is_set():
-            return
-        at = datetime.fromisoformat(event["timestamp"]).timestamp()
-        if first is None:
-            first = at
-        delay = (at - first) / speed - (time.monotonic() - wall_start)
-        if delay > 0:
-            stop.wait(delay)
-        yield event
-
-
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from detector.simulate import default_scenario, generate
 
@@ -146,7 +108,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         simulation.write_labels(args.labels)
     stop = threading.Event()
     install_stop_handlers(stop)
-    events = _paced(simulation.events(), args.speed, stop)
+    events = paced(simulation.events(), args.speed, stop)
     count = 0
     if args.kafka:
         from detector.kafka.client import EventPublisher

@@ -23,9 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from detector.broker import LocalBroker
-from detector.cli import _paced, wall_clock
 from detector.kafka import EventPublisher, KafkaSink, KafkaSource, TopicReader, create_topics
 from detector.pipeline.step import Detector
+from detector.process import paced, wall_clock
 from detector.runner import RunStats, run_loop
 from detector.settings import Settings
 from detector.simulate import default_scenario, generate
@@ -175,7 +175,7 @@ def run_demo(settings: Settings, *, hours: float, accounts: int, seed: int, spee
         detector = Detector(demo_settings, clock=wall_clock)
         producer = threading.Thread(
             target=_produce,
-            args=(demo_settings, _paced(simulation.events(), speed, stop), progress, stop),
+            args=(demo_settings, paced(simulation.events(), speed, stop), progress, stop),
             name="demo-producer",
         )
         worker = threading.Thread(
