@@ -7,7 +7,7 @@ import gc
 import sys
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import structlog
@@ -221,7 +221,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     # The live view is the demo's output; worker logs would tear it, so only problems are logged.
     configure_logging("warning", settings.log_format)
-    return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
+    return run_demo(
+        settings,
+        hours=args.hours,
+        accounts=args.accounts,
+        seed=args.seed,
+        speed=args.speed,
+        report=args.report,
+    )
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
@@ -237,13 +244,55 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         )
         outcome = run_once(scenario, seed=args.seed, settings=settings)
         summaries = [summarise(outcome, method) for method in outcome.methods]
-        name = "with prompt text" if with_text else "without prompt text"
+        name = _condition_name(with_text)
         results[name] = summaries
         report.append(format_report(name, outcome, summaries))
     text = "\n".join(report)
     print(text)
+    if args.report:
+        _write_evaluation_report(
+            settings, args, with_text=conditions[0], summaries=results[_condition_name(conditions[0])]
+        )
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+def _condition_name(with_text: bool) -> str:
+    return "with prompt text" if with_text else "without prompt text"
+
+
+def _write_evaluation_report(
+    settings: Settings, args: argparse.Namespace, *, with_text: bool, summaries: list[dict[str, Any]]
+) -> None:
+    """The HTML report of the evaluation's first condition: its alerts (replayed), labels, figures."""
+    from detector.report import render_report
+    from detector.report.runs import simulated_alerts
+    from detector.simulate import default_scenario
+
+    scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts).model_copy(
+        update={"include_prompt_text": with_text}
+    )
+    alerts, labels = simulated_alerts(scenario, args.seed, settings)
+    title = f"detector evaluate: seed {args.seed}, {args.hours:g} h, {_condition_name(with_text)}"
+    Path(args.report).write_text(render_report(alerts, labels, summaries, title=title))
+    print(f"report: {args.report}", file=sys.stderr)
+
+
+# --- report ---------------------------------------------------------------------------------------
+def cmd_report(_settings: Settings, args: argparse.Namespace) -> int:
+    from detector.files import open_input
+    from detector.report import Labels, parse_alerts, render_report
+
+    stream = open_input(args.alerts)
+    try:
+        alerts = parse_alerts(stream)
+    finally:
+        if args.alerts != "-":
+            stream.close()
+    labels = Labels.from_document(orjson.loads(Path(args.labels).read_bytes())) if args.labels else None
+    Path(args.out).write_text(render_report(alerts, labels))
+    print(f"report: {len(alerts)} alerts -> {args.out}", file=sys.stderr)
     return 0
 
 
@@ -281,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--speed", type=float, default=0.0, help="event-time multiplier (0 = as fast as possible)"
     )
+    demo.add_argument("--report", default="detector-demo-report.html", help="HTML report written at the end")
 
     evaluate = commands.add_parser("evaluate", help="simulate → replay → score, next to baselines")
     evaluate.add_argument("--seed", type=int, default=42)
@@ -288,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--accounts", type=int, default=400, help="ordinary accounts")
     evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
     evaluate.add_argument("--json", default=None, help="also write the figures as JSON here")
+    evaluate.add_argument("--report", default=None, help="also write an HTML report (first condition) here")
+
+    report = commands.add_parser("report", help="alerts (JSONL) as one self-contained HTML page")
+    report.add_argument("--alerts", required=True, help="native alert v1 JSONL ('-' = stdin, .gz ok)")
+    report.add_argument("--labels", default=None, help="the simulator's labels JSON (adds the evaluation)")
+    report.add_argument("--out", default="report.html", help="where to write the HTML")
 
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")
@@ -307,6 +363,7 @@ HANDLERS = {
     "simulate": cmd_simulate,
     "demo": cmd_demo,
     "evaluate": cmd_evaluate,
+    "report": cmd_report,
     "schemas": cmd_schemas,
     "create-topics": cmd_create_topics,
     "coordinate": cmd_coordinate,
