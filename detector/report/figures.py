@@ -22,6 +22,7 @@ from detector.report.data import Campaign, CampaignCatch, Labels, SignalPoint
 SEVERITIES = ("low", "medium", "high", "critical")
 SEVERITY_COLOURS = {"low": "#f2c744", "medium": "#f08a24", "high": "#d62728", "critical": "#7b1020"}
 CATEGORY_COLOURS = {"suspected_extraction": "#1f77b4", "coordinated_extraction": "#9467bd"}
+MAX_NODE_LABELS = 16  # above this the account names overlap; they stay in the hover text
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 50, "b": 40}}
 
 
@@ -143,6 +144,13 @@ def account_timeline(account_id: str, points: Sequence[SignalPoint], truth: str 
     return figure
 
 
+def _outward(x: float, y: float) -> str:
+    """Label position pointing away from the centre, so labels on the circle do not cross edges."""
+    vertical = "top" if y > 0.5 else "bottom" if y < -0.5 else "middle"
+    horizontal = "right" if x > 0.3 else "left" if x < -0.3 else "center"
+    return f"{vertical} {horizontal}"
+
+
 def campaign_graph(campaign: Campaign, labels: Labels | None) -> go.Figure:
     """The campaign as a star: its linking keys in the middle, members on a circle in the order
     they joined (clockwise from the top), coloured by the revision that first named them.
@@ -171,15 +179,13 @@ def campaign_graph(campaign: Campaign, labels: Labels | None) -> go.Figure:
             name="links",
         )
     )
-    keys = ", ".join(campaign.linking_keys) or "keys not named"
+    keys = ", ".join(campaign.linking_keys) or "keys not named in the alert"
     figure.add_trace(
         go.Scatter(
             x=[0.0],
             y=[0.0],
-            mode="markers+text",
-            marker={"size": 28, "color": "#9467bd", "symbol": "diamond"},
-            text=[f"shared: {keys}"],
-            textposition="bottom center",
+            mode="markers",
+            marker={"size": 26, "color": "#9467bd", "symbol": "diamond"},
             hovertext=[f"campaign {campaign.alert_id[:12]}<br>members share {keys}"],
             hoverinfo="text",
             name="campaign",
@@ -208,7 +214,7 @@ def campaign_graph(campaign: Campaign, labels: Labels | None) -> go.Figure:
         go.Scatter(
             x=xs,
             y=ys,
-            mode="markers+text" if count <= 24 else "markers",
+            mode="markers+text" if count <= MAX_NODE_LABELS else "markers",
             marker={
                 "size": 18,
                 "symbol": symbols,
@@ -216,23 +222,26 @@ def campaign_graph(campaign: Campaign, labels: Labels | None) -> go.Figure:
                 "colorscale": "Viridis",
                 "cmin": 1,
                 "cmax": max(2, last_revision),
-                "colorbar": {"title": "joined at revision"},
+                "colorbar": {"title": "joined at<br>revision", "len": 0.6, "dtick": 1},
                 "line": {"color": "#222", "width": 1},
             },
             text=[m.account_id for m in members],
-            textposition="top center",
+            textposition=[_outward(x, y) for x, y in zip(xs, ys, strict=True)],
             hovertext=hover,
             hoverinfo="text",
             name="accounts",
             meta={"members": count},
         )
     )
-    axis = {"visible": False, "range": [-1.5, 1.5]}
+    axis = {"visible": False, "range": [-1.7, 1.7]}
     figure.update_layout(
-        height=460,
+        height=520,
         showlegend=False,
-        title=f"Campaign {campaign.alert_id[:12]} · {count} accounts · {len(campaign.revisions)} revisions · "
-        f"{campaign.severity}",
+        title={
+            "text": f"Campaign {campaign.alert_id[:12]} · {count} accounts · {len(campaign.revisions)} "
+            f"revisions · {campaign.severity}<br><sup>linked by shared {keys}; hover a node for when "
+            "it joined</sup>"
+        },
         xaxis=axis,
         yaxis={**axis, "scaleanchor": "x"},
         **_LAYOUT,

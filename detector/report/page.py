@@ -298,6 +298,7 @@ def render_report(
     emissions = dedupe(alerts)
     episodes = current(emissions)
     found = campaigns(emissions)
+    coordinated = sum(a.category == "coordinated_extraction" for a in episodes)
     accounts = {name for alert in emissions for name in (alert.account_id, *alert.related_accounts)}
     span = (
         f"{_time(emissions[0].detected_at)} to {_time(emissions[-1].detected_at)}"
@@ -310,7 +311,7 @@ def render_report(
         + ("<a href='#evaluation'>Evaluation</a>" if labels is not None else "")
         + "</nav>",
         f"<p id='summary'>{len(emissions)} alert emissions in {len(episodes)} episodes "
-        f"({sum(a.category == 'coordinated_extraction' for a in episodes)} campaigns), naming "
+        f"({coordinated} campaign{'' if coordinated == 1 else 's'}), naming "
         f"{len(accounts)} accounts; detected {span}.</p>",
     ]
     if emissions:
