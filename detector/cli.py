@@ -283,10 +283,14 @@ def _write_evaluation_report(
 def cmd_report(_settings: Settings, args: argparse.Namespace) -> int:
     from detector.files import open_input
     from detector.report import Labels, parse_alerts, render_report
+    from detector.report.data import AlertFileError
 
     stream = open_input(args.alerts)
     try:
         alerts = parse_alerts(stream)
+    except AlertFileError as error:
+        print(f"report: {args.alerts}: {error}", file=sys.stderr)
+        return 2
     finally:
         if args.alerts != "-":
             stream.close()

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from detector.events import Alert
 
@@ -25,13 +26,32 @@ LINK_KINDS = ("template", "system_prompt", "network", "user_agent", "org")
 _SHARE = re.compile(r"\bshare ([a-z_, ]+?)(?:;|$)")
 
 
+class AlertFileError(ValueError):
+    """A line of the alerts file is not a native alert v1 (the message says which line and why)."""
+
+
 def parse_alerts(lines: Iterable[bytes | str]) -> list[Alert]:
-    """Alerts from JSONL lines (as `detector replay --output` writes them); blank lines skipped."""
+    """Alerts from JSONL lines (as `detector replay --output` writes them); blank lines skipped.
+
+    A bad line stops the report rather than being skipped: a report that silently leaves out
+    alerts would show a quieter day than the one that happened.
+    """
     alerts = []
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
         text = line.strip()
-        if text:
-            alerts.append(Alert.model_validate(orjson.loads(text)))
+        if not text:
+            continue
+        try:
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            raise AlertFileError(f"line {number} is not JSON ({error})") from error
+        try:
+            alerts.append(Alert.model_validate(document))
+        except ValidationError as error:
+            where = ".".join(str(part) for part in error.errors()[0]["loc"]) or "the document"
+            raise AlertFileError(
+                f"line {number} is not a native alert v1 ({error.error_count()} invalid field(s), first: {where})"
+            ) from error
     return alerts
 
 

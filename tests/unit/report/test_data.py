@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from detector.events import Severity
 from detector.report.data import (
+    AlertFileError,
     account_timelines,
     campaigns,
     current,
@@ -104,3 +106,12 @@ def test_evaluation_counts_detections_after_the_start_and_benign_false_positives
     )
     assert catches["camp_a"].first_category == "coordinated_extraction"
     assert catches["camp_b"].first_at is None
+
+
+def test_a_line_that_is_not_an_alert_stops_parsing_with_its_line_number() -> None:
+    """A broken or foreign line is reported by number, not skipped (the report would under-count)."""
+    good = orjson.dumps(alert("a1", 10).model_dump(mode="json"))
+    with pytest.raises(AlertFileError, match="line 3 is not a native alert v1"):
+        parse_alerts([good, b"", b'{"alert_id": "x"}'])
+    with pytest.raises(AlertFileError, match="line 1 is not JSON"):
+        parse_alerts([b"not json"])
