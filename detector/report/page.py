@@ -91,6 +91,18 @@ def _truth(account_id: str, labels: Labels | None) -> str | None:
     return f"benign ({kind})" if kind else "unlabelled"
 
 
+def _status(alert: Alert) -> str:
+    """Status with what qualifies it: why it closed, a declared workload, the end user, since when."""
+    lines = [alert.status + (f" ({alert.status_reason})" if alert.status_reason else "")]
+    if alert.declared_workload:
+        lines.append(f"declared: {alert.declared_workload}")
+    if alert.end_user_id:
+        lines.append(f"end user: {alert.end_user_id}")
+    if alert.evidence_since:
+        lines.append(f"evidence since {_time(alert.evidence_since)}")
+    return "<br>".join(_e(line) for line in lines)
+
+
 def _overview(emissions: Sequence[Alert], episodes: Sequence[Alert]) -> str:
     return (
         "<section id='overview'><h2>Alerts over time</h2><div class='figures'>"
@@ -150,7 +162,7 @@ def _accounts(emissions: Sequence[Alert], episodes: Sequence[Alert], labels: Lab
                 f"{alert.score:.2f}",
                 str(alert.revision),
                 _time(alert.detected_at),
-                _e(alert.status + (f" ({alert.status_reason})" if alert.status_reason else "")),
+                _status(alert),
                 _e(alert.verdict or "-"),
                 "<br>".join(_e(r.explanation) for r in alert.reasons[:3]),
             ]

@@ -78,3 +78,17 @@ def test_explanations_are_escaped() -> None:
     )
     page = render_report([hostile])
     assert "<img src=x" not in page and "&lt;img src=x onerror=1&gt;" in page
+
+
+def test_the_latest_revision_s_status_and_context_are_shown() -> None:
+    """A closed episode shows why, and the optional v1 fields (workload, end user) are on its row."""
+    closed = alert("a1", 50, alert_id="e9", revision=2).model_copy(
+        update={
+            "status": "closed",
+            "status_reason": "subsided",
+            "declared_workload": "eval_harness",
+            "end_user_id": "u-7",
+        }
+    )
+    page = render_report([alert("a1", 10, alert_id="e9"), closed])
+    assert "closed (subsided)<br>declared: eval_harness<br>end user: u-7" in page
