@@ -244,38 +244,30 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         )
         outcome = run_once(scenario, seed=args.seed, settings=settings)
         summaries = [summarise(outcome, method) for method in outcome.methods]
-        name = _condition_name(with_text)
+        name = "with prompt text" if with_text else "without prompt text"
         results[name] = summaries
         report.append(format_report(name, outcome, summaries))
     text = "\n".join(report)
     print(text)
     if args.report:
-        _write_evaluation_report(
-            settings, args, with_text=conditions[0], summaries=results[_condition_name(conditions[0])]
-        )
+        _write_evaluation_report(settings, args, conditions[0], *next(iter(results.items())))
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     return 0
 
 
-def _condition_name(with_text: bool) -> str:
-    return "with prompt text" if with_text else "without prompt text"
-
-
 def _write_evaluation_report(
-    settings: Settings, args: argparse.Namespace, *, with_text: bool, summaries: list[dict[str, Any]]
+    settings: Settings, args: argparse.Namespace, with_text: bool, name: str, summaries: list[dict[str, Any]]
 ) -> None:
-    """The HTML report of the evaluation's first condition: its alerts (replayed), labels, figures."""
-    from detector.report import render_report
-    from detector.report.runs import simulated_alerts
+    """The HTML report of the evaluation's first condition (its alerts replayed, its labels)."""
+    from detector.report.runs import evaluation_report
     from detector.simulate import default_scenario
 
     scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts).model_copy(
         update={"include_prompt_text": with_text}
     )
-    alerts, labels = simulated_alerts(scenario, args.seed, settings)
-    title = f"detector evaluate: seed {args.seed}, {args.hours:g} h, {_condition_name(with_text)}"
-    Path(args.report).write_text(render_report(alerts, labels, summaries, title=title))
+    title = f"detector evaluate: seed {args.seed}, {args.hours:g} h, {name}"
+    Path(args.report).write_text(evaluation_report(scenario, args.seed, settings, summaries, title=title))
     print(f"report: {args.report}", file=sys.stderr)
 
 

@@ -7,13 +7,16 @@ since replays are deterministic) through the production ``Detector``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from detector.events import Alert
 from detector.pipeline.step import Detector
 from detector.report.data import Labels
+from detector.report.page import render_report
 from detector.settings import Settings
 from detector.simulate import Scenario, generate
 
@@ -29,3 +32,11 @@ def simulated_alerts(scenario: Scenario, seed: int, settings: Settings) -> tuple
     ]
     labels = Labels.from_document({"campaigns": simulation.labels, "benign_kinds": simulation.benign_kinds})
     return alerts, labels
+
+
+def evaluation_report(
+    scenario: Scenario, seed: int, settings: Settings, summaries: Sequence[Mapping[str, Any]], *, title: str
+) -> str:
+    """The report of one ``detector evaluate`` run: its alerts and labels, with its summaries."""
+    alerts, labels = simulated_alerts(scenario, seed, settings)
+    return render_report(alerts, labels, summaries, title=title)
