@@ -216,7 +216,7 @@ def campaign_graph(campaign: Campaign, labels: Labels | None) -> go.Figure:
             y=ys,
             mode="markers+text" if count <= MAX_NODE_LABELS else "markers",
             marker={
-                "size": 18,
+                "size": 18 if count <= 24 else max(7, 18 * 24 // count),  # neighbours do not overlap
                 "symbol": symbols,
                 "color": [m.revision for m in members],
                 "colorscale": "Viridis",
