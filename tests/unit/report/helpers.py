@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from detector.events import Alert, AlertWindow, Reason, Severity
+from detector.pipeline.step import Detector
 from detector.report import Labels
+from detector.settings import Settings
+from tests.factories import benign_stream, by_time, encode, hydra_stream
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -62,6 +66,16 @@ def alert(
         related_accounts=sorted(related),
         detector_version="test",
     )
+
+
+@cache
+def hydra_day() -> tuple[tuple[Alert, ...], tuple[str, ...]]:
+    """The pipeline's own alerts on 30 benign accounts and a 10-account hydra, and the prompts
+    that traffic sent (to show they never reach the report)."""
+    detector = Detector(Settings(), clock=lambda: T0)
+    traffic = by_time(benign_stream(30, 6), hydra_stream(10, 1, 5))
+    alerts = tuple(found for event in traffic for found in detector.process_one(encode(event)).alerts)
+    return alerts, tuple(sorted({event["prompt"] for event in traffic if event.get("prompt")}))
 
 
 def labels(**extra: Any) -> Labels:

@@ -6,7 +6,6 @@ import orjson
 import pytest
 
 from detector.events import Severity
-from detector.pipeline.step import Detector
 from detector.report.data import (
     AlertFileError,
     account_timelines,
@@ -17,9 +16,7 @@ from detector.report.data import (
     linking_keys,
     parse_alerts,
 )
-from detector.settings import Settings
-from tests.factories import benign_stream, by_time, encode, hydra_stream
-from tests.unit.report.helpers import T0, alert, at, labels
+from tests.unit.report.helpers import alert, at, hydra_day, labels
 
 
 def test_parse_alerts_reads_replay_jsonl_and_skips_blank_lines() -> None:
@@ -123,9 +120,7 @@ def test_a_line_that_is_not_an_alert_stops_parsing_with_its_line_number() -> Non
 def test_campaigns_of_the_real_coordination_stage_name_their_members_and_linking_keys() -> None:
     """Against the pipeline's own campaign alerts (not hand-made ones): the ten hydra accounts
     are members and the keys they share are read from the explanation the stage writes."""
-    detector = Detector(Settings(), clock=lambda: T0)
-    traffic = by_time(benign_stream(30, 6), hydra_stream(10, 1, 5))
-    alerts = [found for event in traffic for found in detector.process_one(encode(event)).alerts]
+    alerts, _prompts = hydra_day()
     [campaign] = campaigns(alerts)
     assert {m.account_id for m in campaign.members} == {f"acct_h{i}" for i in range(10)}
     assert {"template", "system_prompt"} <= set(campaign.linking_keys)

@@ -8,7 +8,7 @@ import orjson
 
 from detector.events import Alert, Reason
 from detector.report import render_report
-from tests.unit.report.helpers import alert, labels
+from tests.unit.report.helpers import alert, hydra_day, labels
 
 _FIGURE = re.compile(r'Plotly\.newPlot\(\s*"(?P<id>[^"]+)",\s*(?P<data>\[.*?\]),\s*\{', re.S)
 
@@ -92,3 +92,13 @@ def test_the_latest_revision_s_status_and_context_are_shown() -> None:
     )
     page = render_report([alert("a1", 10, alert_id="e9"), closed])
     assert "closed (subsided)<br>declared: eval_harness<br>end user: u-7" in page
+
+
+def test_no_prompt_text_of_the_traffic_reaches_the_page() -> None:
+    """The report is built from alerts, which carry no prompt text: none of the prompts the
+    traffic sent, nor their task lines, appear on the page."""
+    alerts, prompts = hydra_day()
+    page = render_report(alerts)
+    assert prompts and alerts
+    lines = {line for prompt in prompts for line in prompt.splitlines() if len(line) > 20}
+    assert [line for line in lines if line in page] == []
