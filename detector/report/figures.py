@@ -110,7 +110,9 @@ def account_timeline(account_id: str, points: Sequence[SignalPoint], truth: str 
         col=1,
     )
     signals = sorted({p.signal for p in points})
-    ratios = [math.log10((abs(p.observed) + 1e-3) / (abs(p.baseline) + 1e-3)) for p in points]
+    # A baseline of 0 (peers never show the signal) makes any ratio huge: clamp at 1000x so
+    # the colours still tell signals apart.
+    ratios = [min(3.0, math.log10((abs(p.observed) + 1e-3) / (abs(p.baseline) + 1e-3))) for p in points]
     figure.add_trace(
         go.Scatter(
             x=[p.at.isoformat() for p in points],
@@ -121,8 +123,14 @@ def account_timeline(account_id: str, points: Sequence[SignalPoint], truth: str 
                 "color": ratios,
                 "colorscale": "OrRd",
                 "cmin": 0,
-                "cmax": max(1.0, *ratios),
-                "colorbar": {"title": "log10 observed / baseline", "len": 0.7, "y": 0.35},
+                "cmax": 3.0,
+                "colorbar": {
+                    "title": "observed /<br>baseline",
+                    "len": 0.7,
+                    "y": 0.35,
+                    "tickvals": [0, 1, 2, 3],
+                    "ticktext": ["≤1x", "10x", "100x", "≥1000x"],
+                },
                 "line": {"color": "#333", "width": 1},
             },
             text=[
