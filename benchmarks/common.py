@@ -280,23 +280,6 @@ def load_saved(quick: bool = False) -> list[dict[str, Any]]:
     return found
 
 
-def main_for(run: Callable[[Options], Result], description: str) -> None:
-    """Entry point of one benchmark module: run it, save its JSON, refresh the report."""
-    from benchmarks.report import write_report
-
-    options = Options.parse(description=description)
-    quiet_logs()
-    started = time.perf_counter()
-    result = run(options)
-    result.quick = options.quick
-    result.seconds = round(time.perf_counter() - started, 1)
-    path = save(result)
-    log(f"{result.benchmark}: wrote {path.relative_to(REPO)}")
-    print(format_result(result))
-    if not options.quick and not LABEL:
-        write_report()
-
-
 def format_result(result: Result) -> str:
     lines = [f"== {result.title}"]
     for figure in result.figures:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.common import Options, Result, log, main_for, pick_cpu, run_probe, sim_size, simulated_file
+from benchmarks.common import Options, Result, log, pick_cpu, run_probe, sim_size, simulated_file
+from benchmarks.entry import main_for
 
 NAME = "cost_growth"
 TITLE = "Per-event cost against accounts tracked and campaigns open"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import uuid
 
-from benchmarks.common import Options, Result, log, main_for, run_probe, sim_size, simulated_file
+from benchmarks.common import Options, Result, log, run_probe, sim_size, simulated_file
+from benchmarks.entry import main_for
 from benchmarks.kafka_setup import PARTITIONS, broker_with_topics, fill, worker_args
 
 NAME = "kafka_throughput"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from benchmarks.common import CACHE, Options, Result, log, main_for, percentile, sim_size, simulated_file
+from benchmarks.common import CACHE, Options, Result, log, percentile, sim_size, simulated_file
+from benchmarks.entry import main_for
 from benchmarks.kafka_setup import broker_with_topics, finish_probe, start_probe, wait_for_file, worker_args
 
 NAME = "latency"

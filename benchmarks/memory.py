@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.common import Options, Result, log, main_for, run_probe, sim_size, simulated_file
+from benchmarks.common import Options, Result, log, run_probe, sim_size, simulated_file
+from benchmarks.entry import main_for
 
 NAME = "memory"
 TITLE = "Memory per tracked account"

@@ -181,10 +181,10 @@ class _TimedSink:
 
 def worker(args: argparse.Namespace) -> None:
     """One ``detector run`` worker (the production objects), instrumented; exits when done."""
-    from detector.cli import wall_clock
     from detector.kafka import KafkaSink, KafkaSource
     from detector.metrics import Metrics
     from detector.pipeline.step import Detector
+    from detector.process import wall_clock
     from detector.runner import run_loop
     from detector.settings import Settings
 

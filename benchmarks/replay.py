@@ -19,13 +19,13 @@ from benchmarks.common import (
     Result,
     count_lines,
     log,
-    main_for,
     pick_cpu,
     quiet_env,
     run_probe,
     sim_size,
     simulated_file,
 )
+from benchmarks.entry import main_for
 
 NAME = "replay"
 TITLE = "Replay throughput, one core"

@@ -12,7 +12,8 @@ import os
 import uuid
 from typing import Any
 
-from benchmarks.common import Options, Result, log, main_for, sim_size, simulated_file
+from benchmarks.common import Options, Result, log, sim_size, simulated_file
+from benchmarks.entry import main_for
 from benchmarks.kafka_setup import (
     PARTITIONS,
     broker_with_topics,

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import signal
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
 import orjson
@@ -21,24 +16,10 @@ from pydantic import BaseModel
 from detector import __version__
 from detector.events import Alert, ApiCallEvent
 from detector.logs import configure_logging
+from detector.process import install_stop_handlers, paced, wall_clock
 from detector.settings import Settings
 
 log = structlog.get_logger("detector.cli")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group, exit 0."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("stop_requested", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
 
 
 # --- run ------------------------------------------------------------------------------------------
@@ -118,25 +99,6 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- simulate -------------------------------------------------------------------------------------
-def _paced(events: Iterator[dict[str, Any]], speed: float, stop: threading.Event) -> Iterator[dict[str, Any]]:
-    """Release events at ``speed`` x event time (0 = as fast as possible)."""
-    if speed <= 0:
-        yield from events
-        return
-    wall_start = time.monotonic()
-    first: float | None = None
-    for event in events:
-        if stop.is_set():
-            return
-        at = datetime.fromisoformat(event["timestamp"]).timestamp()
-        if first is None:
-            first = at
-        delay = (at - first) / speed - (time.monotonic() - wall_start)
-        if delay > 0:
-            stop.wait(delay)
-        yield event
-
-
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from detector.simulate import default_scenario, generate
 
@@ -146,7 +108,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         simulation.write_labels(args.labels)
     stop = threading.Event()
     install_stop_handlers(stop)
-    events = _paced(simulation.events(), args.speed, stop)
+    events = paced(simulation.events(), args.speed, stop)
     count = 0
     if args.kafka:
         from detector.kafka.client import EventPublisher
@@ -259,7 +221,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     # The live view is the demo's output; worker logs would tear it, so only problems are logged.
     configure_logging("warning", settings.log_format)
-    return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
+    return run_demo(
+        settings,
+        hours=args.hours,
+        accounts=args.accounts,
+        seed=args.seed,
+        speed=args.speed,
+        report=args.report,
+    )
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
@@ -280,8 +249,46 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         report.append(format_report(name, outcome, summaries))
     text = "\n".join(report)
     print(text)
+    if args.report:
+        _write_evaluation_report(settings, args, conditions[0], *next(iter(results.items())))
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+def _write_evaluation_report(
+    settings: Settings, args: argparse.Namespace, with_text: bool, name: str, summaries: list[dict[str, Any]]
+) -> None:
+    """The HTML report of the evaluation's first condition (its alerts replayed, its labels)."""
+    from detector.report.runs import evaluation_report
+    from detector.simulate import default_scenario
+
+    scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts).model_copy(
+        update={"include_prompt_text": with_text}
+    )
+    title = f"detector evaluate: seed {args.seed}, {args.hours:g} h, {name}"
+    Path(args.report).write_text(evaluation_report(scenario, args.seed, settings, summaries, title=title))
+    print(f"report: {args.report}", file=sys.stderr)
+
+
+# --- report ---------------------------------------------------------------------------------------
+def cmd_report(_settings: Settings, args: argparse.Namespace) -> int:
+    from detector.files import open_input
+    from detector.report import Labels, parse_alerts, render_report
+    from detector.report.data import AlertFileError
+
+    stream = open_input(args.alerts)
+    try:
+        alerts = parse_alerts(stream)
+    except AlertFileError as error:
+        print(f"report: {args.alerts}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if args.alerts != "-":
+            stream.close()
+    labels = Labels.from_document(orjson.loads(Path(args.labels).read_bytes())) if args.labels else None
+    Path(args.out).write_text(render_report(alerts, labels))
+    print(f"report: {len(alerts)} alerts -> {args.out}", file=sys.stderr)
     return 0
 
 
@@ -319,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--speed", type=float, default=0.0, help="event-time multiplier (0 = as fast as possible)"
     )
+    demo.add_argument("--report", default="detector-demo-report.html", help="HTML report written at the end")
 
     evaluate = commands.add_parser("evaluate", help="simulate → replay → score, next to baselines")
     evaluate.add_argument("--seed", type=int, default=42)
@@ -326,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--accounts", type=int, default=400, help="ordinary accounts")
     evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
     evaluate.add_argument("--json", default=None, help="also write the figures as JSON here")
+    evaluate.add_argument("--report", default=None, help="also write an HTML report (first condition) here")
+
+    report = commands.add_parser("report", help="alerts (JSONL) as one self-contained HTML page")
+    report.add_argument("--alerts", required=True, help="native alert v1 JSONL ('-' = stdin, .gz ok)")
+    report.add_argument("--labels", default=None, help="the simulator's labels JSON (adds the evaluation)")
+    report.add_argument("--out", default="report.html", help="where to write the HTML")
 
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")
@@ -345,6 +359,7 @@ HANDLERS = {
     "simulate": cmd_simulate,
     "demo": cmd_demo,
     "evaluate": cmd_evaluate,
+    "report": cmd_report,
     "schemas": cmd_schemas,
     "create-topics": cmd_create_topics,
     "coordinate": cmd_coordinate,

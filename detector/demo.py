@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -23,12 +24,14 @@ from rich.table import Table
 from rich.text import Text
 
 from detector.broker import LocalBroker
-from detector.cli import _paced, wall_clock
+from detector.events import Alert
 from detector.kafka import EventPublisher, KafkaSink, KafkaSource, TopicReader, create_topics
 from detector.pipeline.step import Detector
+from detector.process import paced, wall_clock
+from detector.report import Labels, render_report
 from detector.runner import RunStats, run_loop
 from detector.settings import Settings
-from detector.simulate import default_scenario, generate
+from detector.simulate import Simulation, default_scenario, generate
 
 _SEVERITY_STYLE = {"low": "yellow", "medium": "dark_orange", "high": "red", "critical": "bold white on red"}
 
@@ -140,7 +143,25 @@ def _summary(
         )
 
 
-def run_demo(settings: Settings, *, hours: float, accounts: int, seed: int, speed: float) -> int:
+def _write_report(path: str, progress: DemoProgress, simulation: Simulation, hours: float, seed: int) -> None:
+    """The demo's alerts as the HTML report, with the simulation's labels: what to open next."""
+    alerts = [Alert.model_validate(alert) for alert in progress.alerts]
+    labels = Labels.from_document({"campaigns": simulation.labels, "benign_kinds": simulation.benign_kinds})
+    html = render_report(
+        alerts, labels, title=f"detector demo: seed {seed}, {hours:g} h of simulated traffic"
+    )
+    Path(path).write_text(html)
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    hours: float,
+    accounts: int,
+    seed: int,
+    speed: float,
+    report: str | None = None,
+) -> int:
     console = Console()
     stop = threading.Event()
 
@@ -175,7 +196,7 @@ def run_demo(settings: Settings, *, hours: float, accounts: int, seed: int, spee
         detector = Detector(demo_settings, clock=wall_clock)
         producer = threading.Thread(
             target=_produce,
-            args=(demo_settings, _paced(simulation.events(), speed, stop), progress, stop),
+            args=(demo_settings, paced(simulation.events(), speed, stop), progress, stop),
             name="demo-producer",
         )
         worker = threading.Thread(
@@ -210,6 +231,9 @@ def run_demo(settings: Settings, *, hours: float, accounts: int, seed: int, spee
         if progress.error:
             console.print(f"[red]Demo stopped: {progress.error}[/red]")
         _summary(console, progress, simulation.labels, detector)
+        if report:
+            _write_report(report, progress, simulation, hours, seed)
+            console.print(f"Report: {Path(report).resolve()}", soft_wrap=True)
         return 1 if progress.error else 0
     finally:
         broker.stop()
