@@ -10,7 +10,7 @@ from typing import IO
 import orjson
 
 from detector.events import Alert, Rejected
-from detector.formats import encode_alert
+from detector.formats import encode_alert, prepare
 from detector.pipeline.coordination import Fingerprint
 from detector.pipeline.step import SourceRef
 from detector.runner import SourceRecord
@@ -86,6 +86,8 @@ class FileSink:
         # The alert format of ``settings`` (native without); a file has no headers to carry
         # CloudEvents attributes, so those are Kafka-only.
         self._settings = settings
+        if settings is not None:
+            prepare(settings)
 
     def send_alert(self, alert: Alert) -> None:
         body = (

@@ -14,7 +14,7 @@ from detector.events import Alert
 from detector.formats.cloudevents import cloudevent_headers, default_source
 from detector.settings import Settings
 
-__all__ = ["RenderedAlert", "encode_alert", "render_alert"]
+__all__ = ["RenderedAlert", "encode_alert", "prepare", "render_alert"]
 
 
 class RenderedAlert(NamedTuple):
@@ -24,11 +24,18 @@ class RenderedAlert(NamedTuple):
     headers: list[tuple[str, bytes]]
 
 
+def prepare(settings: Settings) -> None:
+    """Load what the configured format needs now, when a sink is made: a missing or broken OCSF
+    library then stops the worker at start, not in the middle of its first alerting batch."""
+    if settings.alert_format == "ocsf":
+        import detector.formats.ocsf  # noqa: F401 - imported for its side effect (models built)
+
+
 def encode_alert(alert: Alert, settings: Settings) -> bytes:
     """The body of an alert message in the configured format."""
     if settings.alert_format == "ocsf":
-        # Imported on first use: the OCSF models take a few hundred ms to build, which a native
-        # worker (the default) never pays.
+        # Imported only for this format: pydantic-ocsf builds its models on import (a few hundred
+        # ms) and adds an import hook for its own modules, which a native worker never needs.
         from detector.formats.ocsf import encode_finding
 
         return encode_finding(alert, vendor_name=settings.ocsf_vendor_name)

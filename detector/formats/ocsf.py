@@ -254,13 +254,62 @@ def encode_finding(alert: Alert, *, vendor_name: str = PRODUCT_NAME) -> bytes:
     return to_finding(alert, vendor_name=vendor_name).model_dump_json(exclude_none=True).encode()
 
 
+# The attributes each object of the finding carries (with the captions the OCSF models fill in):
+# the committed schema allows these and no others, so a change to what is emitted is a change to
+# the schema file, and objects we never emit (where pydantic-ocsf's generated schema is not
+# stable from one process to the next) stay out of it.
+EMITTED: dict[str, tuple[str, ...]] = {
+    "": (
+        "class_uid", "class_name", "category_uid", "category_name", "activity_id", "activity_name",
+        "type_uid", "time", "message", "severity_id", "severity", "status_id", "status",
+        "status_detail", "is_alert", "confidence_score", "count", "start_time", "end_time",
+        "duration", "finding_info", "evidences", "resources", "metadata", "unmapped",
+    ),
+    "FindingInfo": (
+        "uid", "title", "desc", "types", "analytic", "attacks", "created_time", "modified_time",
+        "first_seen_time", "last_seen_time",
+    ),
+    "Analytic": ("uid", "name", "type_id", "type", "version"),
+    "Attack": ("version", "tactic", "technique", "sub_technique"),
+    "Tactic": ("uid", "name", "src_url"),
+    "Technique": ("uid", "name", "src_url"),
+    "SubTechnique": ("uid", "name", "src_url"),
+    "Evidences": ("name", "data"),
+    "ResourceDetails": ("type", "uid", "name", "group", "labels", "data"),
+    "Group": ("type", "uid"),
+    "Metadata": ("version", "uid", "correlation_uid", "sequence", "logged_time", "product"),
+    "Product": ("name", "vendor_name", "version"),
+}  # fmt: skip
+
+
+def _only(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+    missing = set(names) - set(schema["properties"])
+    assert not missing, f"not OCSF attributes: {sorted(missing)}"
+    schema["properties"] = {name: schema["properties"][name] for name in names}
+    schema["additionalProperties"] = False
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
 def finding_json_schema() -> dict[str, Any]:
     """JSON Schema of the findings this module emits: the OCSF 1.5.0 Detection Finding model's
-    own schema, narrowed to this profile (class, category, the activities, statuses and
-    severities used, the attributes always given)."""
+    own schema, cut down to the attributes we emit (``EMITTED``) and narrowed to this profile
+    (class, category, the activities, statuses and severities used, what is always given)."""
     schema = DetectionFinding.model_json_schema(mode="serialization")
     schema["$id"] = "alert-ocsf-detection-finding.schema.json"
     schema["title"] = f"Alert v1 as an OCSF {OCSF_VERSION} Detection Finding"
+    definitions: dict[str, Any] = schema["$defs"]
+    _only(schema, EMITTED[""])
+    for name, attributes in EMITTED.items():
+        if name:
+            _only(definitions[name], attributes)
     properties = schema["properties"]
     narrowed: dict[str, dict[str, Any]] = {
         "class_uid": {"const": CLASS_UID},
@@ -285,4 +334,11 @@ def finding_json_schema() -> dict[str, Any]:
         properties[name] = {"allOf": [properties[name], extra]}
     always = [*narrowed, "type_uid", "is_alert", "count", "start_time", "end_time"]
     schema["required"] = sorted({*schema["required"], *always})
+    # Only the definitions still referred to, directly or through another one.
+    reachable: set[str] = set()
+    frontier = _refs(schema["properties"])
+    while frontier:
+        reachable |= frontier
+        frontier = set().union(*(_refs(definitions[name]) for name in frontier)) - reachable
+    schema["$defs"] = {name: definitions[name] for name in sorted(reachable)}
     return schema

@@ -20,7 +20,7 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from detector.events import Alert, Rejected
-from detector.formats import render_alert
+from detector.formats import prepare, render_alert
 from detector.kafka.changelog import CHANGELOG_TOPIC_CONFIG, ChangelogTopicError, changelog_topic
 from detector.kafka.delivery import AckedProducer, DeliveryError
 from detector.kafka.retry import Retry, describe_error
@@ -332,6 +332,7 @@ class KafkaSink:
         self, settings: Settings, metrics: Metrics | None = None, retry: Retry | None = None
     ) -> None:
         self._settings = settings
+        prepare(settings)
         self._producer = AckedProducer(settings, "alerts", metrics, retry)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
@@ -311,3 +312,40 @@ def test_findings_of_a_real_run_validate_and_carry_no_prompt_text() -> None:
     bodies = [encode_finding(value) for value in alerts]
     assert all(errors(orjson.loads(body)) == [] for body in bodies)
     assert not any(b"Think step by step" in body or b"Answer the following task" in body for body in bodies)
+
+
+@pytest.mark.parametrize(
+    ("path", "attribute"),
+    [((), "vulnerabilities"), (("finding_info",), "kill_chain"), (("metadata",), "tenant_uid")],
+)
+def test_the_schema_allows_only_the_attributes_we_emit(path: tuple[str, ...], attribute: str) -> None:
+    """An OCSF attribute the detector never sets is a schema change, not a silent addition."""
+    document = finding(SCENARIOS["single_account"])
+    target = document
+    for key in path:
+        target = target[key]
+    target[attribute] = [] if attribute != "tenant_uid" else "t"
+    assert errors(document)
+
+
+def test_the_schema_is_the_same_in_every_process() -> None:
+    """Generation does not depend on hash randomisation (pydantic-ocsf's schema of objects we do
+    not emit does, which is why they are left out), so the drift test cannot flap."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib; from detector.formats.ocsf import finding_json_schema; import orjson; "
+        "print(hashlib.sha256(orjson.dumps(finding_json_schema(), option=orjson.OPT_SORT_KEYS)).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 7)
+    }
+    assert len(digests) == 1
