@@ -83,7 +83,11 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     detector = Detector(settings, clock=wall_clock)
     source = FileSource(open_input(args.input), batch_size=settings.max_poll_records, name=args.input)
-    sink = FileSink(open_output(args.output), open_output(args.dead_letters) if args.dead_letters else None)
+    sink = FileSink(
+        open_output(args.output),
+        open_output(args.dead_letters) if args.dead_letters else None,
+        settings=settings,
+    )
     try:
         stats = run_loop(detector, source, sink, threading.Event())
     finally:
@@ -151,6 +155,11 @@ def render_schemas() -> dict[str, bytes]:
     for name, (model, mode) in SCHEMA_FILES.items():
         schema = model.model_json_schema(mode=mode)
         rendered[name] = orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    from detector.formats.ocsf import finding_json_schema  # the OCSF models load only when asked
+
+    rendered["alert-ocsf-detection-finding.schema.json"] = (
+        orjson.dumps(finding_json_schema(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    )
     return rendered
 
 
@@ -305,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="the same pipeline over a JSONL file of events")
     replay.add_argument("--input", required=True, help="JSONL events ('-' = stdin, .gz ok)")
-    replay.add_argument("--output", default="-", help="alerts as JSONL ('-' = stdout, .gz ok)")
+    replay.add_argument(
+        "--output", default="-", help="alerts as JSONL, in DETECTOR_ALERT_FORMAT ('-' = stdout, .gz ok)"
+    )
     replay.add_argument("--dead-letters", default=None, help="write rejected events here (JSONL)")
 
     simulate = commands.add_parser("simulate", help="realistic traffic with planted campaigns")

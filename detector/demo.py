@@ -181,6 +181,7 @@ def run_demo(
                 "session_timeout_ms": 6000,
                 "heartbeat_interval_ms": 1000,
                 "topic_partitions": 4,
+                "alert_format": "native",  # the live view reads alert v1
             }
         )
         create_topics(demo_settings)

@@ -10,9 +10,11 @@ from typing import IO
 import orjson
 
 from detector.events import Alert, Rejected
+from detector.formats import encode_alert, prepare
 from detector.pipeline.coordination import Fingerprint
 from detector.pipeline.step import SourceRef
 from detector.runner import SourceRecord
+from detector.settings import Settings
 
 
 def open_input(path: str) -> IO[bytes]:
@@ -76,12 +78,24 @@ class FileSource:
 class FileSink:
     """Alerts as JSON lines on one stream; dead letters (with reasons) on an optional second one."""
 
-    def __init__(self, alerts: IO[bytes], dead_letters: IO[bytes] | None = None) -> None:
+    def __init__(
+        self, alerts: IO[bytes], dead_letters: IO[bytes] | None = None, settings: Settings | None = None
+    ) -> None:
         self._alerts = alerts
         self._dead_letters = dead_letters
+        # The alert format of ``settings`` (native without); a file has no headers to carry
+        # CloudEvents attributes, so those are Kafka-only.
+        self._settings = settings
+        if settings is not None:
+            prepare(settings)
 
     def send_alert(self, alert: Alert) -> None:
-        self._alerts.write(alert.model_dump_json().encode() + b"\n")
+        body = (
+            alert.model_dump_json().encode()
+            if self._settings is None
+            else encode_alert(alert, self._settings)
+        )
+        self._alerts.write(body + b"\n")
 
     def send_fingerprint(self, fingerprint: Fingerprint) -> None:
         """Replay runs the coordination stage inline; there is no internal topic to write."""

@@ -156,6 +156,22 @@ class Settings(BaseSettings):
     )
     seed: int = Field(7, description="Seed of the learners' randomness (replays are deterministic).")
 
+    # --- Alert formats (what the alerts topic carries; detector/formats/) ---------------------
+    alert_format: Literal["native", "ocsf"] = Field(
+        "native",
+        description="Alert message body: `native` = alert v1 JSON; `ocsf` = an OCSF 1.5.0 Detection "
+        "Finding (class 2004) of the same alert (also for `detector replay --output`).",
+    )
+    cloudevents_headers: bool = Field(
+        False, description="Add CloudEvents 1.0 Kafka binary-mode headers (`ce_*`) to alert messages."
+    )
+    cloudevents_source: str | None = Field(
+        None, description="CloudEvents `ce_source` of alerts; unset = `/extraction-detector/<group_id>`."
+    )
+    ocsf_vendor_name: str = Field(
+        "extraction-detector", description="`metadata.product.vendor_name` of OCSF findings."
+    )
+
     # --- Operations ---------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")

@@ -20,6 +20,7 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from detector.events import Alert, Rejected
+from detector.formats import prepare, render_alert
 from detector.kafka.changelog import CHANGELOG_TOPIC_CONFIG, ChangelogTopicError, changelog_topic
 from detector.kafka.delivery import AckedProducer, DeliveryError
 from detector.kafka.retry import Retry, describe_error
@@ -331,6 +332,7 @@ class KafkaSink:
         self, settings: Settings, metrics: Metrics | None = None, retry: Retry | None = None
     ) -> None:
         self._settings = settings
+        prepare(settings)
         self._producer = AckedProducer(settings, "alerts", metrics, retry)
 
     @property
@@ -338,15 +340,14 @@ class KafkaSink:
         return self._producer.pending
 
     def send_alert(self, alert: Alert) -> None:
+        """In the configured format (``DETECTOR_ALERT_FORMAT``), with CloudEvents headers if on;
+        acknowledged with the rest of the batch on ``flush``, whatever the format."""
+        rendered = render_alert(alert, self._settings)
         self._producer.send(
             self._settings.alerts_topic,
             key=alert.account_id.encode("utf-8", "surrogatepass"),
-            value=alert.model_dump_json().encode(),
-            headers=[
-                ("schema_version", b"1"),
-                ("alert_id", alert.alert_id.encode()),
-                ("revision", str(alert.revision).encode()),
-            ],
+            value=rendered.value,
+            headers=rendered.headers,
         )
 
     def send_fingerprint(self, fingerprint: Fingerprint) -> None:
