@@ -91,7 +91,9 @@ def conversation_depth(event: CallEvent | ApiCallEvent) -> int:
     return event.messages - (1 if event.system_prompt_hash else 0)
 
 
-def event_signals(event: CallEvent | ApiCallEvent, previous_depth: int = 0) -> EventSignals:
+def event_signals(
+    event: CallEvent | ApiCallEvent, previous_depth: int = 0, prompt_text: str | None = None
+) -> EventSignals:
     """Reduce one validated event to the numbers the account state accumulates.
 
     ``previous_depth`` is the conversation depth of the account's previous call: a call at the
@@ -143,7 +145,9 @@ def event_signals(event: CallEvent | ApiCallEvent, previous_depth: int = 0) -> E
     )
     # Content is read from the bounded, de-obfuscated slice: a padded or disguised prompt is
     # still scored, at the cost of a short one.
-    prompt = prompt_signals(normalize_prompt(event.prompt)) if event.prompt else None
+    if event.prompt and prompt_text is None:
+        prompt_text = normalize_prompt(event.prompt)
+    prompt = prompt_signals(prompt_text) if prompt_text else None
     return EventSignals(
         call,
         prompt,

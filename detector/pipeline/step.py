@@ -38,6 +38,7 @@ from detector.pipeline.scoring import (
 )
 from detector.pipeline.signals import sequential
 from detector.pipeline.signals import sketch as prompt_sketches
+from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.signals.subaccounts import sub_key
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import decode_event
@@ -190,7 +191,8 @@ class Detector:
             return StepResult(duplicate=True, account_id=event.account_id)
         # 3. Fold the event into its account's state (prompt text is reduced to numbers here),
         #    and into its end user's, where a shared account names the user.
-        signals = event_signals(event, state.last_depth)
+        text = normalize_prompt(event.prompt) if event.prompt else None
+        signals = event_signals(event, state.last_depth, text)
         state.last_depth = conversation_depth(event)
         state.update_one(signals, at, self._half_life, self._bucket_seconds)
         if ref.offset is not None:
@@ -198,8 +200,8 @@ class Detector:
         partition.dirty.add(event.account_id)
         # 3b. Sketch the account's prompt distribution: every prompt until the sketch is stable,
         #     then a consecutive pair in every few (bounded cost; only the sketch is kept).
-        if event.prompt:
-            state.sketch = prompt_sketches.observe_one(state.sketch, event.prompt, state.total_events)
+        if text:
+            state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events)
         end_user = None
         if event.end_user_id and self.settings.score_end_users:
             end_user = partition.accounts.get_or_create(
@@ -207,10 +209,8 @@ class Detector:
             )
             end_user.end_user_id = event.end_user_id
             end_user.update_one(signals, at, self._half_life, self._bucket_seconds)
-            if event.prompt:
-                end_user.sketch = prompt_sketches.observe_one(
-                    end_user.sketch, event.prompt, end_user.total_events
-                )
+            if text:
+                end_user.sketch = prompt_sketches.observe_one(end_user.sketch, text, end_user.total_events)
             partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)

@@ -38,8 +38,6 @@ from array import array
 from operator import mul
 from zlib import crc32
 
-from detector.pipeline.signals.normalize import normalize_prompt
-
 DIMENSIONS = 16
 RECENT_PROMPTS = 64  # the recent mean's effective memory, in prompts
 PAST_PROMPTS = 512  # the slow mean's
@@ -175,12 +173,12 @@ def sketch_one(
     sketch[_HAS_PREVIOUS] = 1.0
 
 
-def observe_one(sketch: array[float] | None, prompt: str, position: int) -> array[float] | None:
+def observe_one(sketch: array[float] | None, text: str, position: int) -> array[float] | None:
     """The account's sketch after its prompt number ``position`` (a new one on its first
-    sketched prompt); the prompt is read in memory and only its sketch is kept."""
+    sketched prompt); ``text`` is the prompt as ``normalize_prompt`` gives it, read in memory,
+    and only its sketch is kept."""
     if not due(sketch, position):
         return sketch
-    text = normalize_prompt(prompt)
     vector = prompt_sketch(text)
     if vector is None:
         return sketch

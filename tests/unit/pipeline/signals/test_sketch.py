@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.signals.sketch import (
     DIMENSIONS,
     SKETCH_SIZE,
@@ -30,7 +31,7 @@ TOPICS = [
 def run(prompts: list[str]) -> dict[str, float]:
     sketch = None
     for position, prompt in enumerate(prompts, start=1):
-        sketch = observe_one(sketch, prompt, position)
+        sketch = observe_one(sketch, normalize_prompt(prompt), position)
     return statistics(sketch)
 
 
