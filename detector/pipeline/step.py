@@ -199,7 +199,7 @@ class Detector:
             state.applied_offset = ref.offset
         partition.dirty.add(event.account_id)
         # 3b. Sketch the account's prompt distribution: every prompt until the sketch is stable,
-        #     then a consecutive pair in every few (bounded cost; only the sketch is kept).
+        #     then a consecutive pair in every 32 (bounded cost; only the sketch is kept).
         if text:
             state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events)
         end_user = None
@@ -328,7 +328,11 @@ class Detector:
         # quiet ones in the peer baselines.
         elapsed = at - state.last_scored_at
         suspicious = assessment.specific >= self.settings.coordination_suspicion
-        if at - state.population_learned_at >= self.settings.population_sample_seconds:
+        # An end user's calls are its account's too: only accounts teach the population.
+        if (
+            state.end_user_id is None
+            and at - state.population_learned_at >= self.settings.population_sample_seconds
+        ):
             self.templates.learn_one(state.top_templates(), suspicious)
             if assessment.score < self.policy.threshold:
                 self.population.learn_one(features)

@@ -41,8 +41,8 @@ from zlib import crc32
 DIMENSIONS = 16
 RECENT_PROMPTS = 64  # the recent mean's effective memory, in prompts
 PAST_PROMPTS = 512  # the slow mean's
-STABLE_AFTER = 64
-SAMPLE_EVERY = 16
+STABLE_AFTER = 32
+SAMPLE_EVERY = 32
 MAX_WORDS = 32
 SKETCH_CHARS = 400  # of the head of the (normalised) prompt
 

@@ -7,6 +7,8 @@ import random
 from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.signals.sketch import (
     DIMENSIONS,
+    SAMPLE_EVERY,
+    STABLE_AFTER,
     SKETCH_SIZE,
     is_bare_item,
     new_sketch,
@@ -84,12 +86,13 @@ def test_bare_items_are_told_from_requests() -> None:
 
 
 def test_sampling_bounds_the_work_once_the_sketch_is_stable() -> None:
-    """After the first prompts only a consecutive pair in every 16 is sketched."""
+    """After the first prompts only a consecutive pair in every SAMPLE_EVERY is sketched."""
     sketch = None
     for position in range(1, 1001):
         sketch = observe_one(sketch, f"{TOPICS[position % 6]} item {position}", position)
     assert sketch is not None and len(sketch) == SKETCH_SIZE
-    assert 64 + 2 * (1000 - 64) // 16 - 4 <= statistics(sketch)["sketched_prompts"] <= 64 + 2 * 1000 // 16
+    low = STABLE_AFTER + 2 * (1000 - STABLE_AFTER) // SAMPLE_EVERY - 4
+    assert low <= statistics(sketch)["sketched_prompts"] <= STABLE_AFTER + 2 * 1000 // SAMPLE_EVERY
 
 
 def test_the_sketch_survives_the_changelog() -> None:
