@@ -263,25 +263,27 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from detector.evaluate import format_report, run_once, summarise
-    from detector.simulate import default_scenario
+    from detector.evaluate import evaluate_splits, format_evaluation
 
     conditions = {"text": [True], "no-text": [False], "both": [True, False]}[args.condition]
-    report = []
-    results = {}
-    for with_text in conditions:
-        scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts).model_copy(
-            update={"include_prompt_text": with_text}
-        )
-        outcome = run_once(scenario, seed=args.seed, settings=settings)
-        summaries = [summarise(outcome, method) for method in outcome.methods]
-        name = "with prompt text" if with_text else "without prompt text"
-        results[name] = summaries
-        report.append(format_report(name, outcome, summaries))
-    text = "\n".join(report)
-    print(text)
+    splits = ["tuning", "unseen"] if args.split == "both" else [args.split]
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    results, events = evaluate_splits(
+        splits, conditions, seeds, hours=args.hours, benign_accounts=args.accounts, settings=settings
+    )
+    print(
+        f"seeds {','.join(map(str, seeds))}, {args.hours:g} h, {args.accounts} ordinary accounts per world\n"
+    )
+    print(format_evaluation(results, events))
     if args.json:
-        Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+        payload = {
+            "seeds": seeds,
+            "hours": args.hours,
+            "accounts": args.accounts,
+            "events": events,
+            "results": results,
+        }
+        Path(args.json).write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     return 0
 
 
@@ -321,9 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     evaluate = commands.add_parser("evaluate", help="simulate → replay → score, next to baselines")
-    evaluate.add_argument("--seed", type=int, default=42)
-    evaluate.add_argument("--hours", type=float, default=24.0)
-    evaluate.add_argument("--accounts", type=int, default=400, help="ordinary accounts")
+    evaluate.add_argument("--seed", type=int, default=1, help="one seed (see --seeds)")
+    evaluate.add_argument("--seeds", default=None, help="several seeds, pooled: 1,2,3")
+    evaluate.add_argument("--split", choices=["tuning", "unseen", "both"], default="both")
+    evaluate.add_argument("--hours", type=float, default=48.0, help="event-time length of each world")
+    evaluate.add_argument("--accounts", type=int, default=300, help="ordinary accounts per world")
     evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
     evaluate.add_argument("--json", default=None, help="also write the figures as JSON here")
 
