@@ -139,8 +139,12 @@ def _paced(events: Iterator[dict[str, Any]], speed: float, stop: threading.Event
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from detector.simulate import default_scenario, generate
+    from detector.simulate.variants import evaluation_scenario
 
-    scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts)
+    if args.split:
+        scenario = evaluation_scenario(args.split, args.seed, hours=args.hours, benign_accounts=args.accounts)
+    else:
+        scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts)
     simulation = generate(scenario, seed=args.seed)
     if args.labels:
         simulation.write_labels(args.labels)
@@ -310,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=42)
     simulate.add_argument("--hours", type=float, default=24.0, help="event-time length")
     simulate.add_argument("--accounts", type=int, default=400, help="benign accounts")
+    simulate.add_argument(
+        "--split", choices=["tuning", "unseen"], default=None, help="an evaluation world of this split"
+    )
     simulate.add_argument(
         "--speed", type=float, default=0.0, help="event-time seconds per wall second (0 = max)"
     )

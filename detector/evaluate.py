@@ -159,7 +159,20 @@ class RunOutcome:
 
 def run_once(scenario: Scenario, seed: int, settings: Settings | None = None) -> RunOutcome:
     """Simulate, replay through the production pipeline and the baselines, in one pass."""
-    simulation = generate(scenario, seed=seed)
+    (outcome,) = run_conditions(scenario, seed, [scenario.include_prompt_text], settings)
+    return outcome
+
+
+def run_conditions(
+    scenario: Scenario, seed: int, conditions: list[bool], settings: Settings | None = None
+) -> list[RunOutcome]:
+    """One simulation fed to one detector per condition (with / without prompt text), in one pass.
+
+    The world is generated once with text; the no-text detector gets each event with its prompt
+    removed, which is exactly what the simulator writes without text (only ``prompt`` differs).
+    The baselines see no text, so they run once and their result is shared.
+    """
+    simulation = generate(scenario.model_copy(update={"include_prompt_text": True}), seed=seed)
     truth = Truth(
         attacker_start={label["account_id"]: _epoch(label["start"]) for label in simulation.labels},
         attacker_style={label["account_id"]: label["style"] for label in simulation.labels},
@@ -168,14 +181,15 @@ def run_once(scenario: Scenario, seed: int, settings: Settings | None = None) ->
         attacker_variant={label["account_id"]: label.get("variant", "plain") for label in simulation.labels},
         attacker_evasion={label["account_id"]: label.get("evasion") for label in simulation.labels},
     )
-    detector = Detector(settings or Settings(), clock=lambda: _FIXED_NOW)
+    detectors = [Detector(settings or Settings(), clock=lambda: _FIXED_NOW) for _ in conditions]
     volume = _VolumeRule()
     hst = _HstRates(seed)
-    alerts: list[Alert] = []
+    alerts: list[list[Alert]] = [[] for _ in conditions]
     since_start: dict[str, int] = defaultdict(int)
-    events_at_first_alert: dict[str, int] = {}
+    first_alert: list[dict[str, int]] = [{} for _ in conditions]
     accounts: set[str] = set()
-    events = invalid = 0
+    events = 0
+    invalid = [0 for _ in conditions]
     for document in simulation.events():
         events += 1
         account = document["account_id"]
@@ -187,15 +201,26 @@ def run_once(scenario: Scenario, seed: int, settings: Settings | None = None) ->
         tokens = int(document["prompt_tokens"]) + int(document["completion_tokens"])
         volume.observe(account, at, tokens)
         hst.observe(account, at, tokens, since_start[account], -math.inf if start is None else start)
-        result = detector.process_one(orjson.dumps(document))
-        invalid += len(result.dead_letters)
-        for alert in result.alerts:
-            alerts.append(alert)
-            for named in (alert.account_id, *alert.related_accounts):
-                if alert.detected_at.timestamp() >= truth.attacker_start.get(named, -math.inf):
-                    events_at_first_alert.setdefault(named, since_start.get(named, 0))
-    methods = [_detector_result(alerts, truth, events_at_first_alert), volume.result(truth), hst.result]
-    return RunOutcome(truth=truth, methods=methods, accounts=accounts, events=events, invalid=invalid)
+        for k, (with_text, detector) in enumerate(zip(conditions, detectors, strict=True)):
+            sent = document if with_text else {**document, "prompt": None}
+            result = detector.process_one(orjson.dumps(sent))
+            invalid[k] += len(result.dead_letters)
+            for alert in result.alerts:
+                alerts[k].append(alert)
+                for named in (alert.account_id, *alert.related_accounts):
+                    if alert.detected_at.timestamp() >= truth.attacker_start.get(named, -math.inf):
+                        first_alert[k].setdefault(named, since_start.get(named, 0))
+    baselines = [volume.result(truth), hst.result]
+    return [
+        RunOutcome(
+            truth=truth,
+            methods=[_detector_result(alerts[k], truth, first_alert[k]), *baselines],
+            accounts=accounts,
+            events=events,
+            invalid=invalid[k],
+        )
+        for k in range(len(conditions))
+    ]
 
 
 def summarise(outcome: RunOutcome, method: MethodResult) -> dict[str, Any]:
@@ -627,24 +652,19 @@ def evaluate_splits(
     benign_accounts: int,
     settings: Settings | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-    """Run every split x condition x seed and pool the seeds: ``(results, events)`` by column."""
+    """Run every split x seed once, every condition on it, and pool the seeds: by column."""
     from detector.simulate.variants import evaluation_scenario
 
     results: dict[str, dict[str, Any]] = {}
     events: dict[str, int] = {}
     for split in splits:
-        for with_text in conditions:
+        runs: list[list[RunOutcome]] = []
+        for seed in seeds:
+            scenario = evaluation_scenario(split, seed, hours=hours, benign_accounts=benign_accounts)  # type: ignore[arg-type]
+            runs.append(run_conditions(scenario, seed, conditions, settings))
+        for k, with_text in enumerate(conditions):
             column = f"{split} / {'text' if with_text else 'no-text'}"
-            outcomes = []
-            for seed in seeds:
-                scenario = evaluation_scenario(
-                    split,  # type: ignore[arg-type]
-                    seed,
-                    hours=hours,
-                    benign_accounts=benign_accounts,
-                    include_prompt_text=with_text,
-                )
-                outcomes.append(run_once(scenario, seed=seed, settings=settings))
+            outcomes = [run[k] for run in runs]
             events[column] = sum(o.events for o in outcomes)
             results[column] = {
                 method.name: split_metrics(pool(outcomes, method.name)) for method in outcomes[0].methods

@@ -500,6 +500,7 @@ class WidePlanner(Planner):
             "agent_framework": self._h_agent_framework,
             "agent_loop": self._h_agent_framework,
             "query_set_benign": self._h_query_set_benign,
+            "router": self._h_router,
         }
         if spec.kind in groups:
             groups[spec.kind](spec, t0, t1)
@@ -663,6 +664,10 @@ class WidePlanner(Planner):
                 Segment(a, b, self._flat(rng.uniform(6, 20), 0.3), 1.5, style, plan.identity, prompts)
             )
 
+    def _h_router(self, spec: HardNegativeSpec, t0: float, t1: float) -> None:
+        """A router whose end users stay anonymous: the split's router rates."""
+        self._router(spec.rate_per_hour or draw(self.rng, self.split.ranges.router_rate), t0, t1, spec.kind)
+
     def _h_router_end_users(self, spec: HardNegativeSpec, t0: float, t1: float) -> None:
         """A router that passes its end users' ids (no distiller among them)."""
         plan = self._router(
@@ -814,7 +819,7 @@ def evaluation_scenario(
         return max(1, round(base * scale))
 
     hard = (
-        HardNegativeSpec(kind="heavy_batch", accounts=n(2)),
+        HardNegativeSpec(kind="heavy_batch", accounts=1),
         HardNegativeSpec(kind="eval_lab", accounts=n(4)),
         HardNegativeSpec(kind="templated_product", accounts=n(2)),
         HardNegativeSpec(kind="shared_nat", accounts=n(15)),
