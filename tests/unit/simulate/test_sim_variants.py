@@ -261,3 +261,28 @@ def test_world_prompts_come_only_from_the_split_sources() -> None:
     w = _world("tuning", 3)
     prompts: list[Any] = [p for s in w.seen.values() for p in s.prompts]
     assert prompts and not any(p in unseen_only for p in prompts)
+
+
+@pytest.mark.parametrize("split", ["tuning", "unseen"])
+def test_low_and_slow_runs_at_25_to_350_calls_a_day(split: str) -> None:
+    """Every low-and-slow campaign of ten seeds is planned at 25-350 calls a day, over the whole world."""
+    for seed in range(10):
+        scenario = evaluation_scenario(split, seed)  # type: ignore[arg-type]
+        slow = [c for c in scenario.campaigns if c.style == "low_and_slow"]
+        assert slow
+        for campaign in slow:
+            assert 25 <= campaign.rate_per_hour * 24 <= 350
+            assert campaign.start_offset_hours == 0 and campaign.duration_hours is None
+
+
+def test_spread_hydra_uses_many_networks_and_one_cloud_hydra_one() -> None:
+    """Spread hydras call from many /24s; a one-cloud hydra from a single /24."""
+    tuning, unseen = _world("tuning", 3), _world("unseen", 3)
+
+    def prefixes(w: World, variant: str) -> set[str]:
+        return {
+            ip.rsplit(".", 1)[0] for a in w.accounts("hydra", variant) if a in w.seen for ip in w.seen[a].ips
+        }
+
+    assert len(prefixes(tuning, "one_cloud")) == 1
+    assert len(prefixes(unseen, "spread_networks")) >= 3  # the small test world has 3+ such accounts
