@@ -266,10 +266,34 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, hours=args.hours, accounts=args.accounts, seed=args.seed, speed=args.speed)
 
 
+def _evaluate_default_world(settings: Settings, args: argparse.Namespace, conditions: list[bool]) -> int:
+    """The simulator's default scenario, as evaluated before the splits (docs/benchmarks.md)."""
+    from detector.evaluate import format_report, run_once, summarise
+    from detector.simulate import default_scenario
+
+    report = []
+    results = {}
+    for with_text in conditions:
+        scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts).model_copy(
+            update={"include_prompt_text": with_text}
+        )
+        outcome = run_once(scenario, seed=args.seed, settings=settings)
+        summaries = [summarise(outcome, method) for method in outcome.methods]
+        name = "with prompt text" if with_text else "without prompt text"
+        results[name] = summaries
+        report.append(format_report(name, outcome, summaries))
+    print("\n".join(report))
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from detector.evaluate import evaluate_splits, format_evaluation
 
     conditions = {"text": [True], "no-text": [False], "both": [True, False]}[args.condition]
+    if args.world == "default":
+        return _evaluate_default_world(settings, args, conditions)
     splits = ["tuning", "unseen"] if args.split == "both" else [args.split]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
     results, events = evaluate_splits(
@@ -333,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=1, help="one seed (see --seeds)")
     evaluate.add_argument("--seeds", default=None, help="several seeds, pooled: 1,2,3")
     evaluate.add_argument("--split", choices=["tuning", "unseen", "both"], default="both")
+    evaluate.add_argument(
+        "--world",
+        choices=["splits", "default"],
+        default="splits",
+        help="default = the demo's scenario as before the splits (--seed, --hours, --accounts)",
+    )
     evaluate.add_argument("--hours", type=float, default=48.0, help="event-time length of each world")
     evaluate.add_argument("--accounts", type=int, default=300, help="ordinary accounts per world")
     evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
