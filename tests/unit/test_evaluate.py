@@ -7,6 +7,7 @@ from detector.evaluate import (
     MethodResult,
     RunOutcome,
     Truth,
+    evaluate_splits,
     format_evaluation,
     format_report,
     pool,
@@ -126,3 +127,16 @@ def test_the_report_puts_splits_side_by_side() -> None:
     assert "| metric | tuning / text | unseen / text |" in text
     for section in ("min style", "hydra named", "evasion", "query sets", "benign kind", "homoglyph", "mix5"):
         assert section in text
+
+
+def test_evaluate_splits_runs_both_conditions_from_one_world() -> None:
+    """A tiny tuning world gives one column per condition, from the same events, with every method."""
+    results, events = evaluate_splits(["tuning"], [True, False], [1], hours=3.0, benign_accounts=10)
+    assert set(results) == {"tuning / text", "tuning / no-text"}
+    assert events["tuning / text"] == events["tuning / no-text"] > 0
+    for column in results.values():
+        assert set(column) == {"detector", "volume_rule", "hst_rates"}
+        assert column["detector"]["benign_accounts"] > 10
+        assert "padding" in column["detector"]["evasion"]
+    # The baselines read no text, so both conditions give them the same figures.
+    assert results["tuning / text"]["hst_rates"] == results["tuning / no-text"]["hst_rates"]
