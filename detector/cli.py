@@ -105,8 +105,12 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 # --- simulate -------------------------------------------------------------------------------------
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from detector.simulate import default_scenario, generate
+    from detector.simulate.variants import evaluation_scenario
 
-    scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts)
+    if args.split:
+        scenario = evaluation_scenario(args.split, args.seed, hours=args.hours, benign_accounts=args.accounts)
+    else:
+        scenario = default_scenario(hours=args.hours, benign_accounts=args.accounts)
     simulation = generate(scenario, seed=args.seed)
     if args.labels:
         simulation.write_labels(args.labels)
@@ -240,11 +244,11 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
-def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+def _evaluate_default_world(settings: Settings, args: argparse.Namespace, conditions: list[bool]) -> int:
+    """The simulator's default scenario, as evaluated before the splits (docs/benchmarks.md)."""
     from detector.evaluate import format_report, run_once, summarise
     from detector.simulate import default_scenario
 
-    conditions = {"text": [True], "no-text": [False], "both": [True, False]}[args.condition]
     report = []
     results = {}
     for with_text in conditions:
@@ -280,6 +284,26 @@ def _write_evaluation_report(
     print(f"report: {args.report}", file=sys.stderr)
 
 
+def _write_split_report(
+    settings: Settings, args: argparse.Namespace, split: str, seed: int, with_text: bool
+) -> None:
+    """The HTML report of one evaluation world (the first split, seed and condition)."""
+    from detector.report.runs import evaluation_report
+    from detector.simulate.variants import evaluation_scenario
+
+    scenario = evaluation_scenario(
+        split,  # type: ignore[arg-type]
+        seed,
+        hours=args.hours,
+        benign_accounts=args.accounts,
+        include_prompt_text=with_text,
+    )
+    condition = "with prompt text" if with_text else "without prompt text"
+    title = f"detector evaluate: {split} split, seed {seed}, {args.hours:g} h, {condition}"
+    Path(args.report).write_text(evaluation_report(scenario, seed, settings, [], title=title))
+    print(f"report: {args.report}", file=sys.stderr)
+
+
 # --- report ---------------------------------------------------------------------------------------
 def cmd_report(_settings: Settings, args: argparse.Namespace) -> int:
     from detector.files import open_input
@@ -298,6 +322,35 @@ def cmd_report(_settings: Settings, args: argparse.Namespace) -> int:
     labels = Labels.from_document(orjson.loads(Path(args.labels).read_bytes())) if args.labels else None
     Path(args.out).write_text(render_report(alerts, labels))
     print(f"report: {len(alerts)} alerts -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from detector.evaluate import evaluate_splits, format_evaluation
+
+    conditions = {"text": [True], "no-text": [False], "both": [True, False]}[args.condition]
+    if args.world == "default":
+        return _evaluate_default_world(settings, args, conditions)
+    splits = ["tuning", "unseen"] if args.split == "both" else [args.split]
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    results, events = evaluate_splits(
+        splits, conditions, seeds, hours=args.hours, benign_accounts=args.accounts, settings=settings
+    )
+    print(
+        f"seeds {','.join(map(str, seeds))}, {args.hours:g} h, {args.accounts} ordinary accounts per world\n"
+    )
+    print(format_evaluation(results, events))
+    if args.report:
+        _write_split_report(settings, args, splits[0], seeds[0], conditions[0])
+    if args.json:
+        payload = {
+            "seeds": seeds,
+            "hours": args.hours,
+            "accounts": args.accounts,
+            "events": events,
+            "results": results,
+        }
+        Path(args.json).write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     return 0
 
 
@@ -327,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--hours", type=float, default=24.0, help="event-time length")
     simulate.add_argument("--accounts", type=int, default=400, help="benign accounts")
     simulate.add_argument(
+        "--split", choices=["tuning", "unseen"], default=None, help="an evaluation world of this split"
+    )
+    simulate.add_argument(
         "--speed", type=float, default=0.0, help="event-time seconds per wall second (0 = max)"
     )
 
@@ -340,9 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--report", default="detector-demo-report.html", help="HTML report written at the end")
 
     evaluate = commands.add_parser("evaluate", help="simulate → replay → score, next to baselines")
-    evaluate.add_argument("--seed", type=int, default=42)
-    evaluate.add_argument("--hours", type=float, default=24.0)
-    evaluate.add_argument("--accounts", type=int, default=400, help="ordinary accounts")
+    evaluate.add_argument("--seed", type=int, default=1, help="one seed (see --seeds)")
+    evaluate.add_argument("--seeds", default=None, help="several seeds, pooled: 1,2,3")
+    evaluate.add_argument("--split", choices=["tuning", "unseen", "both"], default="both")
+    evaluate.add_argument(
+        "--world",
+        choices=["splits", "default"],
+        default="splits",
+        help="default = the demo's scenario as before the splits (--seed, --hours, --accounts)",
+    )
+    evaluate.add_argument("--hours", type=float, default=48.0, help="event-time length of each world")
+    evaluate.add_argument("--accounts", type=int, default=300, help="ordinary accounts per world")
     evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
     evaluate.add_argument("--json", default=None, help="also write the figures as JSON here")
     evaluate.add_argument("--report", default=None, help="also write an HTML report (first condition) here")

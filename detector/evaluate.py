@@ -60,6 +60,8 @@ class Truth:
     attacker_style: dict[str, str]
     attacker_campaign: dict[str, str]
     benign_kind: dict[str, str]
+    attacker_variant: dict[str, str] = field(default_factory=dict)
+    attacker_evasion: dict[str, str | None] = field(default_factory=dict)
 
 
 _RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -157,21 +159,37 @@ class RunOutcome:
 
 def run_once(scenario: Scenario, seed: int, settings: Settings | None = None) -> RunOutcome:
     """Simulate, replay through the production pipeline and the baselines, in one pass."""
-    simulation = generate(scenario, seed=seed)
+    (outcome,) = run_conditions(scenario, seed, [scenario.include_prompt_text], settings)
+    return outcome
+
+
+def run_conditions(
+    scenario: Scenario, seed: int, conditions: list[bool], settings: Settings | None = None
+) -> list[RunOutcome]:
+    """One simulation fed to one detector per condition (with / without prompt text), in one pass.
+
+    The world is generated once with text; the no-text detector gets each event with its prompt
+    removed, which is exactly what the simulator writes without text (only ``prompt`` differs).
+    The baselines see no text, so they run once and their result is shared.
+    """
+    simulation = generate(scenario.model_copy(update={"include_prompt_text": True}), seed=seed)
     truth = Truth(
         attacker_start={label["account_id"]: _epoch(label["start"]) for label in simulation.labels},
         attacker_style={label["account_id"]: label["style"] for label in simulation.labels},
         attacker_campaign={label["account_id"]: label["campaign_id"] for label in simulation.labels},
         benign_kind=dict(simulation.benign_kinds),
+        attacker_variant={label["account_id"]: label.get("variant", "plain") for label in simulation.labels},
+        attacker_evasion={label["account_id"]: label.get("evasion") for label in simulation.labels},
     )
-    detector = Detector(settings or Settings(), clock=lambda: _FIXED_NOW)
+    detectors = [Detector(settings or Settings(), clock=lambda: _FIXED_NOW) for _ in conditions]
     volume = _VolumeRule()
     hst = _HstRates(seed)
-    alerts: list[Alert] = []
+    alerts: list[list[Alert]] = [[] for _ in conditions]
     since_start: dict[str, int] = defaultdict(int)
-    events_at_first_alert: dict[str, int] = {}
+    first_alert: list[dict[str, int]] = [{} for _ in conditions]
     accounts: set[str] = set()
-    events = invalid = 0
+    events = 0
+    invalid = [0 for _ in conditions]
     for document in simulation.events():
         events += 1
         account = document["account_id"]
@@ -183,15 +201,26 @@ def run_once(scenario: Scenario, seed: int, settings: Settings | None = None) ->
         tokens = int(document["prompt_tokens"]) + int(document["completion_tokens"])
         volume.observe(account, at, tokens)
         hst.observe(account, at, tokens, since_start[account], -math.inf if start is None else start)
-        result = detector.process_one(orjson.dumps(document))
-        invalid += len(result.dead_letters)
-        for alert in result.alerts:
-            alerts.append(alert)
-            for named in (alert.account_id, *alert.related_accounts):
-                if alert.detected_at.timestamp() >= truth.attacker_start.get(named, -math.inf):
-                    events_at_first_alert.setdefault(named, since_start.get(named, 0))
-    methods = [_detector_result(alerts, truth, events_at_first_alert), volume.result(truth), hst.result]
-    return RunOutcome(truth=truth, methods=methods, accounts=accounts, events=events, invalid=invalid)
+        for k, (with_text, detector) in enumerate(zip(conditions, detectors, strict=True)):
+            sent = document if with_text else {**document, "prompt": None}
+            result = detector.process_one(orjson.dumps(sent))
+            invalid[k] += len(result.dead_letters)
+            for alert in result.alerts:
+                alerts[k].append(alert)
+                for named in (alert.account_id, *alert.related_accounts):
+                    if alert.detected_at.timestamp() >= truth.attacker_start.get(named, -math.inf):
+                        first_alert[k].setdefault(named, since_start.get(named, 0))
+    baselines = [volume.result(truth), hst.result]
+    return [
+        RunOutcome(
+            truth=truth,
+            methods=[_detector_result(alerts[k], truth, first_alert[k]), *baselines],
+            accounts=accounts,
+            events=events,
+            invalid=invalid[k],
+        )
+        for k in range(len(conditions))
+    ]
 
 
 def summarise(outcome: RunOutcome, method: MethodResult) -> dict[str, Any]:
@@ -341,3 +370,303 @@ def format_report(condition: str, outcome: RunOutcome, summaries: list[dict[str,
         ],
     )
     return "\n".join(lines) + "\n"
+
+
+# --- the split evaluation (issue 11) ---------------------------------------------------------------
+#
+# Every figure below is computed over the accounts of one or more runs pooled together (account
+# ids prefixed with the run), so several seeds give one figure with more accounts behind it, not
+# a mean of small ratios.
+
+EVASION_VARIANT = "evasion_base"
+"""Campaigns of the evasion group: the same bulk campaign sent plain and with each evasion."""
+QUERY_SET_STYLE = "query_set"
+QUERY_SET_BENIGN_KIND = "query_set_benign"
+STYLE_MEAN_EXCLUDES = frozenset({QUERY_SET_STYLE})
+"""Styles reported on their own: the query sets by balanced accuracy per mix, not in the mean."""
+MIX_ORDER = ("pure", "mix50", "mix25", "mix10", "mix5")
+
+
+@dataclass
+class Pooled:
+    """Accounts of several runs under one key space, with what each method found."""
+
+    attackers: dict[str, tuple[str, str, str | None, float]] = field(default_factory=dict)
+    """key -> (style, variant, evasion, start)."""
+    benign: dict[str, str] = field(default_factory=dict)
+    """key -> benign kind."""
+    detections: dict[str, Detection] = field(default_factory=dict)
+
+
+def pool(outcomes: list[RunOutcome], method: str) -> Pooled:
+    """Pool the accounts of ``outcomes`` and the detections of the method called ``method``."""
+    out = Pooled()
+    for k, outcome in enumerate(outcomes):
+        truth = outcome.truth
+        found = next(m for m in outcome.methods if m.name == method)
+        for account in outcome.accounts:
+            key = f"{k}:{account}"
+            if account in truth.attacker_start:
+                out.attackers[key] = (
+                    truth.attacker_style[account],
+                    truth.attacker_variant.get(account, "plain"),
+                    truth.attacker_evasion.get(account),
+                    truth.attacker_start[account],
+                )
+            else:
+                out.benign[key] = truth.benign_kind.get(account, "benign")
+            if account in found.detections:
+                out.detections[key] = found.detections[account]
+    return out
+
+
+def _ratio(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def _median_hours(values: list[float]) -> float | None:
+    return statistics.median(values) / 3600 if values else None
+
+
+def split_metrics(p: Pooled) -> dict[str, Any]:
+    """The goals' figures on pooled accounts (see docs/evaluation.md for each definition).
+
+    * recall per style (the evasion group and the query sets apart), their mean and minimum;
+    * benign FPR overall and per kind: accounts alerted / accounts;
+    * hydra accounts named within 6 h of their own start;
+    * median delay from start to first alert, overall and for low-and-slow;
+    * recall of each evasion next to the same campaign sent plain;
+    * query sets: per mix, balanced accuracy of "alerted" against benign 100-query windows.
+    """
+    detected = p.detections
+    styles: dict[str, dict[str, Any]] = {}
+    variants: dict[str, dict[str, Any]] = {}
+    evasion: dict[str, list[int]] = {}
+    mixes: dict[str, list[int]] = {}
+    delays: list[float] = []
+    slow_delays: list[float] = []
+    hydra = [0, 0]
+    for key, (style, variant, evaded, start) in p.attackers.items():
+        hit = key in detected
+        if variant == EVASION_VARIANT:
+            entry = evasion.setdefault(evaded or "plain", [0, 0])
+            entry[0] += hit
+            entry[1] += 1
+            continue
+        if style == QUERY_SET_STYLE:
+            mix = variant.rsplit("_", 1)[-1]
+            entry = mixes.setdefault(mix, [0, 0])
+            entry[0] += hit
+            entry[1] += 1
+        row = styles.setdefault(style, {"accounts": 0, "detected": 0})
+        row["accounts"] += 1
+        row["detected"] += hit
+        vrow = variants.setdefault(f"{style}/{variant}", {"accounts": 0, "detected": 0})
+        vrow["accounts"] += 1
+        vrow["detected"] += hit
+        if hit:
+            delay = max(0.0, detected[key].first_at - start)
+            delays.append(delay)
+            if style == "low_and_slow":
+                slow_delays.append(delay)
+        if style == "hydra":
+            hydra[1] += 1
+            hydra[0] += hit and detected[key].first_at - start <= NAMED_WITHIN_SECONDS
+    for table in (styles, variants):
+        for row in table.values():
+            row["recall"] = row["detected"] / row["accounts"]
+    counted = {s: r["recall"] for s, r in styles.items() if s not in STYLE_MEAN_EXCLUDES}
+    worst = min(counted, key=lambda s: (counted[s], s)) if counted else None
+    kinds: dict[str, dict[str, Any]] = {}
+    for key, kind in p.benign.items():
+        row = kinds.setdefault(kind, {"accounts": 0, "alerted": 0})
+        row["accounts"] += 1
+        row["alerted"] += key in detected
+    for row in kinds.values():
+        row["fpr"] = row["alerted"] / row["accounts"]
+    alerted_benign = sum(r["alerted"] for r in kinds.values())
+    qs_benign = kinds.get(QUERY_SET_BENIGN_KIND, {"accounts": 0, "alerted": 0})
+    qs_fpr = _ratio(qs_benign["alerted"], qs_benign["accounts"])
+    query_sets: dict[str, dict[str, Any]] = {}
+    for mix in sorted(mixes, key=lambda m: MIX_ORDER.index(m) if m in MIX_ORDER else 99):
+        hits, total = mixes[mix]
+        tpr = hits / total
+        query_sets[mix] = {
+            "accounts": total,
+            "recall": tpr,
+            "balanced_accuracy": None if qs_fpr is None else (tpr + 1 - qs_fpr) / 2,
+        }
+    plain = evasion.get("plain")
+    return {
+        "recall_mean_over_styles": statistics.mean(counted.values()) if counted else None,
+        "min_style": worst,
+        "min_style_recall": counted[worst] if worst else None,
+        "styles": dict(sorted(styles.items())),
+        "variants": dict(sorted(variants.items())),
+        "benign_accounts": len(p.benign),
+        "false_positives": alerted_benign,
+        "false_positive_rate": _ratio(alerted_benign, len(p.benign)),
+        "benign_kinds": dict(sorted(kinds.items())),
+        "hydra_named_within_6h": _ratio(hydra[0], hydra[1]),
+        "median_delay_h": _median_hours(delays),
+        "median_delay_low_and_slow_h": _median_hours(slow_delays),
+        "evasion": {
+            name: {
+                "accounts": total,
+                "recall": hits / total,
+                "vs_plain": None if plain is None else hits / total - plain[0] / plain[1],
+            }
+            for name, (hits, total) in sorted(evasion.items(), key=lambda kv: (kv[0] != "plain", kv[0]))
+        },
+        "query_sets": query_sets,
+        "query_set_benign_fpr": qs_fpr,
+    }
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_evaluation(results: dict[str, dict[str, Any]], events: dict[str, int]) -> str:
+    """A compact side-by-side report: one column per split x condition, detector first.
+
+    ``results[column][method]`` is a ``split_metrics`` dict; ``events[column]`` the events fed.
+    """
+    columns = list(results)
+    det = {c: results[c]["detector"] for c in columns}
+    lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+
+    def row(name: str, cells: list[str]) -> None:
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    row("events", [f"{events[c]:,}" for c in columns])
+    row("recall, mean over styles", [_fmt(det[c]["recall_mean_over_styles"]) for c in columns])
+    row("min style", [f"{det[c]['min_style']} {_fmt(det[c]['min_style_recall'])}" for c in columns])
+    row(
+        "benign FPR (FP / accounts)",
+        [
+            f"{_fmt(det[c]['false_positive_rate'], 4)} ({det[c]['false_positives']}/{det[c]['benign_accounts']})"
+            for c in columns
+        ],
+    )
+    row("hydra named ≤ 6 h", [_fmt(det[c]["hydra_named_within_6h"]) for c in columns])
+    row(
+        "median delay h (low-and-slow)",
+        [
+            f"{_fmt(det[c]['median_delay_h'])} ({_fmt(det[c]['median_delay_low_and_slow_h'])})"
+            for c in columns
+        ],
+    )
+    for method in [m for m in results[columns[0]] if m != "detector"]:
+        row(
+            f"{method}: mean recall / FPR",
+            [
+                f"{_fmt(results[c][method]['recall_mean_over_styles'])} / "
+                f"{_fmt(results[c][method]['false_positive_rate'], 4)}"
+                for c in columns
+            ],
+        )
+    lines += [
+        "",
+        "| style / variant (detector recall, accounts) | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    names = sorted({v for c in columns for v in det[c]["variants"]})
+    for style in sorted({s for c in columns for s in det[c]["styles"]}):
+        row(
+            f"**{style}**",
+            [
+                f"{_fmt(det[c]['styles'][style]['recall'])} ({det[c]['styles'][style]['accounts']})"
+                if style in det[c]["styles"]
+                else "-"
+                for c in columns
+            ],
+        )
+        if style == QUERY_SET_STYLE:
+            continue  # by mix in its own table below
+        for variant in (v for v in names if v.startswith(f"{style}/")):
+            row(
+                f"  {variant.split('/', 1)[1]}",
+                [
+                    f"{_fmt(det[c]['variants'][variant]['recall'])} ({det[c]['variants'][variant]['accounts']})"
+                    if variant in det[c]["variants"]
+                    else "-"
+                    for c in columns
+                ],
+            )
+    lines += [
+        "",
+        "| evasion (recall, minus plain) | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for name in sorted({e for c in columns for e in det[c]["evasion"]}, key=lambda e: (e != "plain", e)):
+        row(
+            name,
+            [
+                f"{_fmt(det[c]['evasion'][name]['recall'])} ({_fmt(det[c]['evasion'][name]['vs_plain'])})"
+                if name in det[c]["evasion"]
+                else "-"
+                for c in columns
+            ],
+        )
+    lines += [
+        "",
+        "| query sets (recall / balanced accuracy) | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for mix in MIX_ORDER:
+        row(
+            mix,
+            [
+                f"{_fmt(det[c]['query_sets'][mix]['recall'])} / {_fmt(det[c]['query_sets'][mix]['balanced_accuracy'])}"
+                if mix in det[c]["query_sets"]
+                else "-"
+                for c in columns
+            ],
+        )
+    row("benign 100-query windows: FPR", [_fmt(det[c]["query_set_benign_fpr"]) for c in columns])
+    lines += [
+        "",
+        "| benign kind (detector alerted / accounts) | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for kind in sorted({k for c in columns for k in det[c]["benign_kinds"]}):
+        row(
+            kind,
+            [
+                f"{det[c]['benign_kinds'][kind]['alerted']}/{det[c]['benign_kinds'][kind]['accounts']}"
+                if kind in det[c]["benign_kinds"]
+                else "-"
+                for c in columns
+            ],
+        )
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_splits(
+    splits: list[str],
+    conditions: list[bool],
+    seeds: list[int],
+    *,
+    hours: float,
+    benign_accounts: int,
+    settings: Settings | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """Run every split x seed once, every condition on it, and pool the seeds: by column."""
+    from detector.simulate.variants import evaluation_scenario
+
+    results: dict[str, dict[str, Any]] = {}
+    events: dict[str, int] = {}
+    for split in splits:
+        runs: list[list[RunOutcome]] = []
+        for seed in seeds:
+            scenario = evaluation_scenario(split, seed, hours=hours, benign_accounts=benign_accounts)  # type: ignore[arg-type]
+            runs.append(run_conditions(scenario, seed, conditions, settings))
+        for k, with_text in enumerate(conditions):
+            column = f"{split} / {'text' if with_text else 'no-text'}"
+            outcomes = [run[k] for run in runs]
+            events[column] = sum(o.events for o in outcomes)
+            results[column] = {
+                method.name: split_metrics(pool(outcomes, method.name)) for method in outcomes[0].methods
+            }
+    return results, events

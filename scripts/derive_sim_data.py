@@ -312,6 +312,128 @@ def derive_prompts(root: Path) -> dict[str, Any]:
     return {"organic": organic, "instruction": instruction}
 
 
+WIDE_SAMPLE = 260
+"""Items kept per source in ``prompts_wide.json.gz``: enough for a few campaigns' crawls a run."""
+MAX_PASSAGE_CHARS = 480
+
+WIDE_SOURCES: dict[str, tuple[str, str, str]] = {
+    # name: (group, file under prompts/, field holding the text)
+    "arena_hard": ("organic", "organic/arena_hard_v0.1.jsonl", "prompt"),
+    "sharegpt_first": ("organic", "organic/sharegpt_first_prompts.jsonl", "text"),
+    "awesome_prompts": ("organic", "organic/awesome_chatgpt_prompts.jsonl", "text"),
+    "self_instruct_user": ("organic", "organic/self_instruct_user_oriented.jsonl", "instruction"),
+    "sharegpt_multiturn": ("organic", "organic/sharegpt_multiturn_user_turns.jsonl", "text"),
+    "sharegpt_zh": ("organic", "organic/sharegpt_zh_multiturn_user_turns.jsonl", "text"),
+    "instructionwild": ("organic", "organic/instructionwild_v2.jsonl", "text"),
+    "nq_open": ("queryset", "organic/nq_open_questions.jsonl", "text"),
+    "webquestions": ("queryset", "organic/webquestions.jsonl", "text"),
+    "gpteacher_codegen": ("instruction", "instruction/gpteacher_codegen.json", "instruction"),
+    "gpteacher_roleplay": ("instruction", "instruction/gpteacher_roleplay.json", "instruction"),
+    "gpteacher_toolformer": ("instruction", "instruction/gpteacher_toolformer.json", "instruction"),
+    "gsm8k_train": ("instruction", "instruction/gsm8k_train.jsonl", "question"),
+    "self_instruct_seed_tasks": ("instruction", "instruction/self_instruct_seed_tasks.jsonl", "instruction"),
+    "bbh": ("instruction", "instruction/bbh.jsonl", "text"),
+    "svamp": ("instruction", "instruction/svamp.jsonl", "text"),
+    "theoremqa": ("instruction", "instruction/theoremqa.jsonl", "text"),
+    "folio": ("instruction", "instruction/folio.jsonl", "text"),
+    "nl2bash": ("instruction", "instruction/nl2bash.jsonl", "text"),
+    "odex": ("instruction", "instruction/odex.jsonl", "text"),
+    "exercism": ("instruction", "instruction/exercism.jsonl", "text"),
+    "xquad": ("multilingual", "instruction/xquad_questions.jsonl", "text"),
+    "truthfulqa_multi": ("multilingual", "instruction/truthfulqa_multi.jsonl", "text"),
+    "bfcl_live": ("agent", "agent/bfcl_live.jsonl", "text"),
+    "webarena": ("agent", "agent/webarena_intents.jsonl", "text"),
+    "tau_bench": ("agent", "agent/tau_bench_airline_trajectories.jsonl", "text"),
+    "react_fewshot": ("agent", "agent/react_fewshot_prompts.jsonl", "text"),
+    "rag_rgb": ("queryset", "agent/rag_rgb.jsonl", "text"),
+    "rag_tatqa": ("queryset", "agent/rag_tatqa_dev.jsonl", "text"),
+}
+"""Every source of the wide prompt file; which split may use which is fixed in the simulator
+(``detector/simulate/splits.py``). Reserved benchmark sets are never read here."""
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text()
+    if path.suffix == ".json":
+        loaded: list[dict[str, Any]] = json.loads(text)
+        return loaded
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def _row_text(name: str, row: dict[str, Any], field: str) -> str:
+    text = str(row.get(field) or "").strip()
+    if name.startswith("gpteacher") and str(row.get("input", "")).strip():
+        text = f"{text}\n\n{row['input'].strip()}"
+    if name.startswith("self_instruct"):
+        inst = row.get("instances") or []
+        if inst and str(inst[0].get("input", "")).strip():
+            text = f"{text}\n\n{inst[0]['input'].strip()}"
+    return text
+
+
+def _sentences(passages: list[str]) -> list[str]:
+    out: list[str] = []
+    for passage in passages:
+        for piece in passage.replace("...", ".").split(". "):
+            part = piece.strip().rstrip(".")
+            if 40 <= len(part) <= 240:
+                out.append(part + ".")
+    return out
+
+
+def derive_wide_prompts(root: Path) -> dict[str, Any]:
+    """A fixed-seed sample of every allowed prompt source, with language and (agents) tool counts.
+
+    Besides prompts, the query-set attack needs task inputs: the retrieved passages of RGB and
+    TAT-QA, encyclopedia-like sentences cut from them and FOLIO's premises, kept as their own pools.
+    """
+    rng = random.Random(SEED + 1)
+    pools: dict[str, Any] = {}
+    for name, (group, rel, field) in WIDE_SOURCES.items():
+        rows = [r for r in _rows(root / "prompts" / rel) if _row_text(name, r, field)]
+        if name in {"xquad", "truthfulqa_multi"}:
+            rows = [r for r in rows if r.get("language", "en") != "en"]
+        picked = sorted(rng.sample(range(len(rows)), min(WIDE_SAMPLE, len(rows))))
+        chosen = [rows[i] for i in picked]
+        pools[name] = {
+            "group": group,
+            "provenance": sorted({str(r.get("source", rel)).split(":")[0] for r in chosen})
+            if "source" in chosen[0]
+            else [rel],
+            "texts": [_truncate(_row_text(name, r, field), MAX_INSTRUCTION_CHARS) for r in chosen],
+            "languages": [
+                str(r.get("language") or ("zh" if name == "sharegpt_zh" else "en")) for r in chosen
+            ],
+            "tools": [len(r.get("functions") or []) for r in chosen],
+        }
+    rgb = _rows(root / "prompts" / "agent" / "rag_rgb.jsonl")
+    rgb_passages = [p for r in rgb if r.get("language", "en") == "en" for p in r["passages"]]
+    tat = _rows(root / "prompts" / "agent" / "rag_tatqa_dev.jsonl")
+    tat_paragraphs = list(dict.fromkeys(p for r in tat for p in r["paragraphs"]))
+    folio = _rows(root / "prompts" / "instruction" / "folio.jsonl")
+    derived = {
+        "rgb_passages": rgb_passages,
+        "rgb_sentences": _sentences(rgb_passages),
+        "tatqa_paragraphs": tat_paragraphs,
+        "folio_premises": list(dict.fromkeys(p for r in folio for p in r["premises"])),
+    }
+    for name, found in derived.items():
+        items = [t for t in found if len(t.strip()) >= 20]
+        picked = sorted(rng.sample(range(len(items)), min(WIDE_SAMPLE, len(items))))
+        pools[name] = {
+            "group": "queryset",
+            "provenance": [
+                pools["rag_rgb" if name.startswith("rgb") else ("rag_tatqa" if "tatqa" in name else "folio")][
+                    "provenance"
+                ][0]
+            ],
+            "texts": [_truncate(items[i], MAX_PASSAGE_CHARS) for i in picked],
+            "languages": ["en"] * len(picked),
+            "tools": [0] * len(picked),
+        }
+    return {"pools": pools}
+
+
 def _write_gz_json(path: Path, payload: dict[str, Any]) -> None:
     """gzip with mtime 0 and no file name in the header: identical bytes on every rerun."""
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -341,6 +463,43 @@ The files in this folder are derived (aggregated, quantised or sampled) from pub
 | openai/grade-school-math @ 3101c7d5 : grade_school_math/data/train.jsonl | MIT | `prompts.json.gz` (`instruction`, source `gsm8k_train`: sampled questions) |
 | yizhongw/self-instruct @ 0b26ccaa : data/seed_tasks.jsonl | Apache-2.0 | `prompts.json.gz` (`instruction`, source `self_instruct_seed_tasks`: all 175 tasks, instruction + first input) |
 
+`prompts_wide.json.gz` holds a fixed-seed sample (at most 260 items per source, texts truncated to
+600 characters, passages to 480) of every source below, for the evaluation splits
+(`detector/simulate/splits.py` says which split reads which source; no source is in both). The
+files were copied unchanged into the shared data folder from these repositories:
+
+| source name | source (repository @ commit : path) | licence |
+|---|---|---|
+| arena_hard | lmarena/arena-hard-auto @ 196f6b82 : data/arena-hard-v0.1/question.jsonl | Apache-2.0 |
+| sharegpt_first | ml-energy/leaderboard-v2 @ 4afc88da, 30c001fb : sharegpt/*.json (first user turns) | Apache-2.0 (repository); conversations published by their authors on sharegpt.com |
+| sharegpt_multiturn | Marugannwg/ShareGPT92k_user_linguistic_mining @ 8186064b : sampled_enriched_data/*.json | MIT (repository); ShareGPT conversations |
+| sharegpt_zh | shibing624/MedicalGPT @ 2f1008cf : data/sft/sharegpt_zh_1K_format.jsonl | Apache-2.0 |
+| awesome_prompts | f/awesome-chatgpt-prompts @ 2ecbfc60 : prompts.csv; PlexPt/awesome-chatgpt-prompts-zh @ 367ed18b : prompts-zh.json | CC0-1.0; MIT |
+| self_instruct_user | yizhongw/self-instruct @ 0b26ccaa : human_eval/user_oriented_instructions.jsonl | Apache-2.0 |
+| instructionwild | XueFuzhao/InstructionWild @ 047fa6b9 : data_v2/user_*.jsonl, data/seed_prompts_ch.jsonl | non-commercial research only: internal simulation, not a product |
+| nq_open | google-research-datasets/natural-questions @ fb26a307 : nq_open/*.jsonl (questions only) | CC BY-SA 3.0 |
+| webquestions | brmson/dataset-factoid-webquestions @ 66889085 : main/*.json (questions only) | CC BY 4.0 |
+| gpteacher_codegen, gpteacher_roleplay, gpteacher_toolformer | teknium1/GPTeacher @ 48107512 | MIT |
+| gsm8k_train | openai/grade-school-math @ 3101c7d5 : grade_school_math/data/train.jsonl (train split only) | MIT |
+| self_instruct_seed_tasks | yizhongw/self-instruct @ 0b26ccaa : data/seed_tasks.jsonl | Apache-2.0 |
+| bbh | suzgunmirac/BIG-Bench-Hard @ 9ee07bd4 : bbh/*.json (inputs only) | MIT |
+| svamp | arkilpatel/SVAMP @ 689d7cca : SVAMP.json | MIT |
+| theoremqa | TIGER-AI-Lab/TheoremQA @ acfc9686 : theoremqa_test.json | MIT |
+| folio, folio_premises | Yale-LILY/FOLIO @ 5d7bb84c : data/v0.0/folio-{train,validation}.jsonl | CC BY-SA 4.0 |
+| nl2bash | TellinaTool/nl2bash @ 466c5fe8 : data/bash/all.nl | MIT |
+| odex | zorazrw/odex @ 21308ea6 : data/{en,es,ja,ru}_test.jsonl | CC BY-SA 4.0 |
+| exercism | exercism/problem-specifications @ 03f83310 : exercises/*/description.md | MIT |
+| xquad | google-deepmind/xquad @ 7d30520c : xquad.*.json (non-English questions only) | CC BY-SA 4.0 |
+| truthfulqa_multi | hitz-zentroa/truthfulqa-multi @ 11fe7473 : data/{es,ca,eu,gl}/validation.json | Apache-2.0 |
+| bfcl_live | ShishirPatil/gorilla @ 6ea57973 : berkeley-function-call-leaderboard/bfcl_eval/data/BFCL_v4_live_*.json | Apache-2.0 |
+| webarena | web-arena-x/webarena @ f62e0b99 : config_files/test.raw.json | Apache-2.0 |
+| tau_bench | sierra-research/tau-bench @ 59a200c6 : historical_trajectories/gpt-4o-airline.json (first user turns) | MIT |
+| react_fewshot | ysymyth/ReAct @ 6bdb3a1f : prompts/*.json | MIT |
+| rag_rgb, rgb_passages, rgb_sentences | chen700564/RGB @ 65ec39e4 : data/{en,zh}_fact.json | CC BY-NC-SA 4.0: internal simulation only |
+| rag_tatqa, tatqa_paragraphs | NExTplusplus/TAT-QA @ 870accc4 : dataset_raw/tatqa_dataset_dev.json | CC BY 4.0 |
+
+Reserved evaluation sets (listed in `tests/unit/simulate/test_sim_data_sources.py`) are never read.
+
 Copyright of the prompt texts stays with their authors; they are redistributed under the licences
 above. The Azure trace is licensed under the Creative Commons Attribution 4.0 International licence
 (CC-BY-4.0), © Microsoft Corporation. The sample sizes and the fixed seed are in the script.
@@ -362,6 +521,7 @@ def main(argv: list[str] | None = None) -> None:
         out / "token_shapes.json.gz", {"mooncake": derive_mooncake(root), "azure": derive_azure(root)}
     )
     _write_gz_json(out / "prompts.json.gz", derive_prompts(root))
+    _write_gz_json(out / "prompts_wide.json.gz", derive_wide_prompts(root))
     (out / "ATTRIBUTION.md").write_text(ATTRIBUTION)
     for path in sorted(out.iterdir()):
         print(f"{path.name}: {path.stat().st_size} bytes")

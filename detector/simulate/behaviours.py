@@ -118,6 +118,10 @@ class CallStyle:
     ttft_ms: float = 350.0
     first_ua_share: float = 0.92
     """Share of calls with the account's main user agent (others: its secondary tools)."""
+    min_messages: int = 1
+    """At least this many messages per call: an instruction sent in earlier turns."""
+    end_users: tuple[str, ...] = ()
+    """End-user ids the account passes (one drawn per conversation); empty = none sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,8 @@ def segment_events(
     turn = 0
     context = 0
     system_hash: str | None = None
+    end_user: str | None = None
+    end_users = style.end_users
     random_ = rng.random
     for times in renewal_times(np_rng, segment.hourly_rate, cv=segment.cv, t0=segment.t0, t1=segment.t1):
         m = times.size
@@ -199,9 +205,11 @@ def segment_events(
                 turn = 1
                 text = prompts.next(rng)
                 system_hash = None if embedding else _pick(style.system_prompts, random_())
+                if end_users:
+                    end_user = _pick(end_users, random_())
                 floor = text_tokens(text) + (style.system_tokens if system_hash else 0)
                 prompt_tokens = max(int(ins[i]), floor)
-            messages = 2 * turn - 1 + (1 if system_hash is not None else 0)
+            messages = max(style.min_messages, 2 * turn - 1) + (1 if system_hash is not None else 0)
             # --- parameters --------------------------------------------------------------------
             if embedding:
                 temperature = top_p = max_tokens = seed = None
@@ -268,41 +276,41 @@ def segment_events(
                         break
             ip = ips[0] if len(ips) == 1 else _pick(ips, random_())
             ua = uas[0] if len(uas) == 1 or random_() < style.first_ua_share else _pick(uas[1:], random_())
-            yield (
-                ts_list[i],
-                {
-                    "schema_version": 1,
-                    "event_id": "",
-                    "timestamp": "",
-                    "account_id": ident.account_id,
-                    "org_id": ident.org_id,
-                    "api_key_id": key,
-                    "client_ip": ip,
-                    "user_agent": ua,
-                    "endpoint": endpoint,
-                    "model": model,
-                    "status": status,
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion,
-                    "reasoning_tokens": reasoning,
-                    "latency_ms": round(latency, 1),
-                    "messages": messages,
-                    "system_prompt_hash": system_hash,
-                    "prompt": text if include_text else None,
-                    "params": {
-                        "temperature": temperature,
-                        "top_p": top_p,
-                        "n": n,
-                        "max_tokens": max_tokens,
-                        "logprobs": logprobs,
-                        "top_logprobs": top_logprobs,
-                        "logit_bias_size": logit_bias,
-                        "stream": stream,
-                        "tools": tools,
-                        "seed": seed,
-                    },
+            event: dict[str, Any] = {
+                "schema_version": 1,
+                "event_id": "",
+                "timestamp": "",
+                "account_id": ident.account_id,
+                "org_id": ident.org_id,
+                "api_key_id": key,
+                "client_ip": ip,
+                "user_agent": ua,
+                "endpoint": endpoint,
+                "model": model,
+                "status": status,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion,
+                "reasoning_tokens": reasoning,
+                "latency_ms": round(latency, 1),
+                "messages": messages,
+                "system_prompt_hash": system_hash,
+                "prompt": text if include_text else None,
+                "params": {
+                    "temperature": temperature,
+                    "top_p": top_p,
+                    "n": n,
+                    "max_tokens": max_tokens,
+                    "logprobs": logprobs,
+                    "top_logprobs": top_logprobs,
+                    "logit_bias_size": logit_bias,
+                    "stream": stream,
+                    "tools": tools,
+                    "seed": seed,
                 },
-            )
+            }
+            if end_users:
+                event["end_user_id"] = end_user
+            yield ts_list[i], event
 
 
 def system_prompt_set(rng: random.Random, count: int, none_tenths: int) -> tuple[str | None, ...]:

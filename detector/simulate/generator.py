@@ -23,6 +23,7 @@ from detector.simulate.behaviours import segment_events
 from detector.simulate.population import AccountPlan, plan_accounts
 from detector.simulate.reference import load_reference
 from detector.simulate.scenario import Scenario
+from detector.simulate.variants import plan_wide_accounts
 
 _Item = tuple[int, int, int, dict[str, Any]]
 """(epoch ms, account slot, sequence within the account, event): unique before the event."""
@@ -65,6 +66,9 @@ class Simulation:
                 "style": p.kind,
                 "start": format_timestamp(self._start_ms + int(1000 * (p.attack_t0 or 0.0))),
                 "end": format_timestamp(self._start_ms + int(1000 * (p.attack_t1 or 0.0))),
+                "variant": p.variant,
+                "evasion": p.evasion,
+                "end_user_id": p.end_user_id,
             }
             for p in sorted(plans, key=lambda p: (p.campaign_id or "", p.identity.account_id))
             if p.attacking
@@ -136,4 +140,5 @@ def generate(scenario: Scenario, seed: int = 0) -> Simulation:
     """Plan every account of ``scenario`` with ``seed`` (≥ 0); events stream from the result."""
     if seed < 0:
         raise ValueError("seed must be >= 0")
-    return Simulation(scenario, seed, plan_accounts(scenario, seed, load_reference()))
+    planner = plan_accounts if scenario.split is None else plan_wide_accounts
+    return Simulation(scenario, seed, planner(scenario, seed, load_reference()))

@@ -88,6 +88,11 @@ class AccountPlan:
     campaign_id: str | None = None
     attack_t0: float | None = None
     attack_t1: float | None = None
+    variant: str = "plain"
+    """The shape of the style or kind (evaluation worlds have several)."""
+    evasion: str | None = None
+    end_user_id: str | None = None
+    """router_mixed with end-user ids: the distilling end user's id."""
 
     @property
     def attacking(self) -> bool:

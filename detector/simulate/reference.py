@@ -130,3 +130,35 @@ def load_reference() -> Reference:
         code_input_q=np.asarray(azure["code"]["input_q"], dtype=np.float64),
         code_output_q=np.asarray(azure["code"]["output_q"], dtype=np.float64),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WidePool:
+    """One prompt source of the wide sample (``prompts_wide.json.gz``)."""
+
+    name: str
+    group: str
+    """organic, instruction, multilingual, agent or queryset."""
+    provenance: tuple[str, ...]
+    """``owner/repo@commit`` (or the shared-data path) the texts came from."""
+    texts: tuple[str, ...]
+    languages: tuple[str, ...]
+    tools: tuple[int, ...]
+    """Tool schemas sent with each request (function-calling sources; 0 elsewhere)."""
+
+
+@cache
+def load_wide_pools() -> dict[str, WidePool]:
+    """Parse the wide prompt sample (about 0.5 MB gzip) once: the evaluation splits read it."""
+    pools = _read("prompts_wide.json.gz")["pools"]
+    return {
+        name: WidePool(
+            name=name,
+            group=str(p["group"]),
+            provenance=tuple(p["provenance"]),
+            texts=tuple(p["texts"]),
+            languages=tuple(p["languages"]),
+            tools=tuple(int(t) for t in p["tools"]),
+        )
+        for name, p in sorted(pools.items())
+    }

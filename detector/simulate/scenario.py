@@ -18,6 +18,9 @@ AttackStyle = Literal[
     "logit_extraction",
     "reasoning_harvest",
     "router_mixed",
+    "system_prompt_elicitation",
+    "query_set",
+    "launch_pivot",
 ]
 """Campaign styles; every account of a campaign is labelled as attacking."""
 
@@ -31,8 +34,18 @@ HardNegativeKind = Literal[
     "tutoring_app",
     "agent_loop",
     "reasoning_power_user",
+    "eval_lab",
+    "automation_long",
+    "org_fleet",
+    "classroom",
+    "router_end_user_id",
+    "agent_framework",
+    "query_set_benign",
 ]
 """Legitimate behaviours that resemble an attack in one way or another; labelled benign."""
+
+Evasion = Literal["zero_width", "homoglyph", "case_whitespace", "translation", "split_turns", "padding"]
+"""How a campaign disguises its prompts once it knows it is watched (see ``wording.py``)."""
 
 DEFAULT_START = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -53,6 +66,10 @@ class CampaignSpec(_Frozen):
         False, description="The accounts behave like ordinary customers before the onset."
     )
     campaign_id: str | None = Field(None, description="Label id; generated from the index if None.")
+    variant: str = Field("plain", description="The shape of the style (evaluation worlds have several).")
+    evasion: Evasion | None = Field(None, description="An evasion of detectors the campaign applies.")
+    end_user_ids: bool = Field(False, description="router_mixed: the router passes end_user_id.")
+    mix: float = Field(1.0, gt=0, le=1, description="query_set: share of the account's calls that probe.")
 
 
 class HardNegativeSpec(_Frozen):
@@ -63,6 +80,7 @@ class HardNegativeSpec(_Frozen):
     start_offset_hours: float = Field(0.0, ge=0)
     duration_hours: float | None = Field(None, gt=0)
     rate_per_hour: float | None = Field(None, gt=0, description="Per account; None = the kind's default.")
+    variant: str = "plain"
 
 
 class LaunchSpec(_Frozen):
@@ -89,6 +107,9 @@ class Scenario(_Frozen):
     hard_negatives: tuple[HardNegativeSpec, ...] = ()
     launch: LaunchSpec | None = None
     include_prompt_text: bool = Field(True, description="False = the gateway shares no prompt text.")
+    split: Literal["tuning", "unseen"] | None = Field(
+        None, description="An evaluation world: draw prompts, wording and shapes from this split only."
+    )
 
     @field_validator("start")
     @classmethod

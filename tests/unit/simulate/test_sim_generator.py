@@ -241,7 +241,16 @@ def test_write_labels_round_trips(small: Simulation, tmp_path: Path) -> None:
     assert data["campaigns"] == small.labels
     assert data["benign_kinds"] == small.benign_kinds
     for label in data["campaigns"]:
-        assert set(label) == {"account_id", "campaign_id", "style", "start", "end"}
+        assert set(label) == {
+            "account_id",
+            "campaign_id",
+            "style",
+            "start",
+            "end",
+            "variant",
+            "evasion",
+            "end_user_id",
+        }
         assert label["start"] <= label["end"]
 
 

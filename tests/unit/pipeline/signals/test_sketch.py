@@ -8,8 +8,8 @@ from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.signals.sketch import (
     DIMENSIONS,
     SAMPLE_EVERY,
-    STABLE_AFTER,
     SKETCH_SIZE,
+    STABLE_AFTER,
     is_bare_item,
     new_sketch,
     observe_one,
