@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.signals.sketch import (
     DIMENSIONS,
@@ -18,7 +20,7 @@ from detector.pipeline.signals.sketch import (
 )
 from detector.pipeline.snapshot import decode_account, encode_account
 from detector.pipeline.state import AccountState
-from tests.factories import ORGANIC_PROMPTS, TASKS
+from tests.factories import ORGANIC_PROMPTS
 
 TOPICS = [
     "python list sort function merge algorithm complexity",
@@ -47,32 +49,47 @@ def test_a_sketch_is_a_unit_vector_of_few_numbers() -> None:
     assert prompt_sketch("the and for, with this") is None  # stop words only: nothing to sketch
 
 
-def test_independent_draws_show_no_locality_whatever_the_topic() -> None:
-    """Prompts drawn independently from one pool: locality stays near 0, focused pool or broad."""
-    rng = random.Random(3)
-    broad = run([rng.choice(TOPICS) + " " + rng.choice(TASKS) for _ in range(400)])
-    focused = run([TOPICS[0] + " " + rng.choice(TASKS) for _ in range(400)])
-    assert abs(broad["prompt_locality_z"]) < 2.5
-    assert abs(focused["prompt_locality_z"]) < 2.5
-    assert focused["prompt_focus"] > broad["prompt_focus"]
+VOCABULARY = [f"w{i:03d}" for i in range(300)]
+TOPIC_WORDS = [random.Random(topic).sample(VOCABULARY, 30) for topic in range(8)]
 
 
-def test_a_conversation_shows_locality() -> None:
-    """A person who stays on a topic for a few prompts and moves on: locality well above 0."""
-    rng = random.Random(5)
-    prompts = []
-    for _ in range(60):
-        topic = rng.choice(TOPICS)
-        prompts += [f"{topic} {rng.choice(TASKS)}" for _ in range(rng.randint(3, 6))]
-    assert run(prompts)["prompt_locality_z"] > 3.0
+def topical(rng: random.Random, topic: int) -> str:
+    """A prompt of six words of one topic and four of anything."""
+    return " ".join(rng.sample(TOPIC_WORDS[topic], 6) + rng.sample(VOCABULARY, 4))
 
 
-def test_a_change_of_content_shows_against_the_own_past() -> None:
-    """An account that asked about one topic for long and now asks about another shifts."""
-    rng = random.Random(7)
-    steady = [f"{TOPICS[1]} {rng.choice(TASKS)}" for _ in range(600)]
-    changed = steady[:500] + [f"{TOPICS[3]} {rng.choice(TASKS)}" for _ in range(100)]
-    assert run(changed)["own_content_shift"] > 3.0 * max(1.0, run(steady)["own_content_shift"])
+@pytest.mark.parametrize("seed", range(4))
+def test_independent_draws_show_no_locality_whatever_the_focus(seed: int) -> None:
+    """Prompts drawn independently, from many topics or from one: locality is noise around 0,
+    while focus tells the two apart."""
+    rng = random.Random(seed)
+    broad = run([topical(rng, rng.randrange(8)) for _ in range(1500)])
+    focused = run([topical(rng, 0) for _ in range(1500)])
+    assert abs(broad["prompt_locality_z"]) < 3.0
+    assert abs(focused["prompt_locality_z"]) < 3.0
+    assert focused["prompt_focus"] > 2.0 * broad["prompt_focus"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_conversation_shows_locality(seed: int) -> None:
+    """A person who stays on a topic for a few prompts and moves on: locality above the null."""
+    rng = random.Random(seed)
+    prompts: list[str] = []
+    while len(prompts) < 1500:
+        topic = rng.randrange(8)
+        prompts += [topical(rng, topic) for _ in range(rng.randint(3, 6))]
+    assert run(prompts)["prompt_locality_z"] > 1.5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_change_of_content_shows_against_the_own_past(seed: int) -> None:
+    """An account that asked about one topic for long and now asks about another shifts well
+    beyond what sampling gives (the statistic is a ratio to its expectation under no change)."""
+    rng = random.Random(seed)
+    steady = [topical(rng, 1) for _ in range(3000)]
+    changed = steady[:1500] + [topical(rng, 3) for _ in range(1500)]
+    assert run(steady)["own_content_shift"] < 3.0
+    assert run(changed)["own_content_shift"] > 5.0
 
 
 def test_bare_items_are_told_from_requests() -> None:
