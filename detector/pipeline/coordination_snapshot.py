@@ -135,9 +135,9 @@ def _field(document: dict[str, Any], name: str, kind: type) -> Any:
         value = float(value)
     if type(value) is not kind:
         raise CoordinationSnapshotError(f"field {name} is not {kind.__name__}")
-    if kind is float and not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise CoordinationSnapshotError(f"field {name} is not finite")
-    if kind is int and not _I64_MIN <= value <= _I64_MAX:
+    if isinstance(value, int) and not _I64_MIN <= value <= _I64_MAX:
         raise CoordinationSnapshotError(f"field {name} out of range")
     return value
 

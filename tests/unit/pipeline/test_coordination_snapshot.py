@@ -154,6 +154,7 @@ def hydra_fingerprints() -> list[tuple[Fingerprint, int]]:
     and members reporting again; each fingerprint with the input partition it came from."""
     out: list[tuple[Fingerprint, int]] = []
     at = T0
+    keys: tuple[tuple[str, int], ...]
     for step in range(160):
         at += 45
         if step < 60:
