@@ -468,7 +468,7 @@ class CoordinationStage:
                 self._member_written[account] = member.partition
         for campaign_id, (campaign, found_in) in campaigns.items():
             live_campaign = self.campaigns.get(campaign_id)
-            if live_campaign is None or _progress(live_campaign) < _progress(campaign):
+            if live_campaign is None or campaign_progress(live_campaign) < campaign_progress(campaign):
                 self.campaigns[campaign_id] = campaign
             self._campaign_written.setdefault(campaign_id, set()).update(found_in)
         self.members = OrderedDict()
@@ -498,8 +498,8 @@ class CoordinationStage:
 _NOWHERE: Any = object()  # "never written" (None is a partition: the file source's)
 
 
-def _progress(campaign: Campaign) -> tuple[int, float, float]:
-    """Which of two copies of a campaign is further along (restored from two partitions)."""
+def campaign_progress(campaign: Campaign) -> tuple[int, float, float]:
+    """Orders two copies of one campaign (restored from two partitions): the later state wins."""
     return campaign.revision, campaign.alerted_at, campaign.evaluated_at
 
 
