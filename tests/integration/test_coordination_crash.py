@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from detector.cli import coordination_settings
 from detector.kafka import coordination_changelog_topic, create_topics
 from detector.pipeline.coordination import Campaign
 from detector.pipeline.coordination_snapshot import decode_campaign, decode_key
 from detector.settings import Settings
 from tests.factories import benign_stream, by_time, hydra_stream
-from tests.integration.faults import Gateway, ProcessWorker, committed, read_topic, wait_for
+from tests.integration.faults import (
+    Gateway,
+    ProcessWorker,
+    WorkerThread,
+    committed,
+    read_topic,
+    wait_for,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +145,79 @@ def test_kill_9_while_a_campaign_grows_keeps_its_alert_id_and_revisions(
         f"revisions={revisions[-1]} on topic={len(alerts)} duplicates={len(alerts) - len(on_topic)} "
         f"per worker={[logged(w, ids, False) for w in workers]}"
     )
+
+
+class Coordinator(ProcessWorker):
+    """``detector coordinate`` as a process (same log file handling as ``detector run``)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in terminate()/kill9()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "detector", "coordinate"],
+            env=worker_env(settings, DETECTOR_METRICS_PORT="0", DETECTOR_LOG_LEVEL="debug"),
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
+
+
+def test_kill_9_of_the_coordinator_keeps_the_campaign_going(kafka_settings: Settings, tmp_path: Path) -> None:
+    """Topic mode: the account stage publishes fingerprints over two partitions, `detector
+    coordinate` is killed with SIGKILL part-way through the hydra's growth and restarted; the
+    campaign keeps its alert_id, its revisions run on without a gap from the checkpoint's, and
+    the last revision names all 24 accounts."""
+    settings = kafka_settings.model_copy(
+        update={
+            "topic_partitions": 2,
+            "max_poll_records": 50,
+            "cooldown_seconds": 1800,
+            "coordination_mode": "topic",
+            "fingerprints_topic": f"{kafka_settings.events_topic}-fp",
+        }
+    )
+    stage_settings = coordination_settings(settings)
+    create_topics(settings)
+    gateway = Gateway(settings, 2)
+    account_stage: WorkerThread | None = None
+    coordinators: list[Coordinator] = []
+
+    def caught_up() -> bool:
+        fingerprints = read_topic(settings, settings.fingerprints_topic, timeout_s=2)
+        sent = {p: sum(1 for r in fingerprints if r.partition == p) for p in range(2)}
+        return (
+            committed(settings, 2) == {p: len(v) for p, v in gateway.sent.items()}
+            and committed(stage_settings, 2) == sent
+        )
+
+    try:
+        account_stage = WorkerThread(settings)
+        gateway.send(TRAFFIC[: GROWING[0]])
+        coordinators.append(Coordinator(settings, tmp_path / "first.log"))
+        wait_for(caught_up, "the first part through both stages")
+        coordinators[0].kill9()
+        before = campaign_alerts(settings)
+        assert len({a["alert_id"] for a in before}) == 1, "the campaign alerted before the kill"
+        gateway.send(TRAFFIC[GROWING[0] :])
+        coordinators.append(Coordinator(settings, tmp_path / "second.log"))
+        wait_for(caught_up, "everything through both stages after the restart", timeout_s=90)
+        assert coordinators[1].terminate() == 0
+    finally:
+        if account_stage is not None:
+            account_stage.shutdown()
+        for coordinator in coordinators:
+            coordinator.ensure_stopped()
+        gateway.close()
+
+    alerts = campaign_alerts(settings)
+    ids = {a["alert_id"] for a in alerts}
+    assert ids == {a["alert_id"] for a in before}
+    revisions = sorted({a["revision"] for a in alerts})
+    assert revisions == list(range(1, revisions[-1] + 1)), f"revisions with a gap: {revisions}"
+    acknowledged = logged(coordinators[0], ids, before_last_commit=True)
+    resumed = logged(coordinators[1], ids, before_last_commit=False)
+    assert resumed and 1 < resumed[0] <= max(acknowledged) + 1, (acknowledged, resumed)
+    last = max(alerts, key=lambda a: a["revision"])
+    assert {last["account_id"], *last["related_accounts"]} == {f"acct_h{i}" for i in range(HYDRA)}
+    stored = final_campaigns(stage_settings)
+    assert set(stored) == ids and stored[last["alert_id"]].revision == last["revision"]
+    print(f"\nFIGURES coordinator through kill -9: revisions before={acknowledged} after={resumed}")
