@@ -1,4 +1,4 @@
-"""`kill -9` while a hydra campaign grows: after each restart it carries on under its alert_id."""
+"""`kill -9` or a rebalance while a hydra campaign grows: it carries on under its alert_id."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.factories import benign_stream, by_time, hydra_stream
 from tests.integration.faults import (
     Gateway,
     ProcessWorker,
+    RecordingDetector,
     WorkerThread,
     committed,
     read_topic,
@@ -221,3 +222,58 @@ def test_kill_9_of_the_coordinator_keeps_the_campaign_going(kafka_settings: Sett
     stored = final_campaigns(stage_settings)
     assert set(stored) == ids and stored[last["alert_id"]].revision == last["revision"]
     print(f"\nFIGURES coordinator through kill -9: revisions before={acknowledged} after={resumed}")
+
+
+def test_a_campaign_moves_with_its_partition_to_another_worker(kafka_settings: Settings) -> None:
+    """In-process workers, one partition: W1 runs the first part of the hydra, W2 joins, W1 leaves
+    mid-growth; W2 restores the campaign with the partition (revoked from W1, dropped there) and
+    goes on with the next revision of the same alert_id, with no gap and no revision twice."""
+    settings = kafka_settings.model_copy(
+        update={"topic_partitions": 1, "max_poll_records": 50, "cooldown_seconds": 1800}
+    )
+    create_topics(settings)
+    gateway = Gateway(settings, 1)
+
+    def all_committed() -> bool:
+        return committed(settings, 1)[0] == len(gateway.sent[0])
+
+    w1 = WorkerThread(settings, RecordingDetector(settings, "w1"))
+    w2: WorkerThread | None = None
+    try:
+        gateway.send(TRAFFIC[: GROWING[0]])
+        w1.wait_until(all_committed, "W1 commits the first part")
+        w2 = WorkerThread(settings, RecordingDetector(settings, "w2"))
+        # W1 leaves only once W2 is in the group (a leave in mid-join can stall tansu's group).
+        w2.wait_until(lambda: w2 is not None and w2.worker.source.rebalances > 0, "W2 joins the group")
+        gateway.send(TRAFFIC[GROWING[0] : GROWING[1]])
+        w2.wait_until(all_committed, "the group commits the second part")
+        w1.shutdown()
+        gateway.send(TRAFFIC[GROWING[1] :])
+        w2.wait_until(
+            lambda: all_committed() and bool(w2 and w2.worker.source.assigned), "W2 commits everything"
+        )
+        w2.shutdown()
+    finally:
+        if w1.alive:
+            w1.shutdown()
+        if w2 is not None and w2.alive:
+            w2.shutdown()
+        gateway.close()
+
+    assert isinstance(w1.detector, RecordingDetector) and isinstance(w2.detector, RecordingDetector)
+    by_worker = {
+        name: [(a.alert_id, a.revision) for a in worker.alerts if a.category == "coordinated_extraction"]
+        for name, worker in (("w1", w1.detector), ("w2", w2.detector))
+    }
+    emitted = by_worker["w1"] + by_worker["w2"]
+    assert len({alert_id for alert_id, _ in emitted}) == 1, by_worker
+    revisions = [revision for _, revision in emitted]
+    assert sorted(revisions) == list(range(1, len(revisions) + 1)), by_worker
+    assert by_worker["w1"] and by_worker["w2"], "the campaign grew on both sides of the handover"
+    last = max(campaign_alerts(settings), key=lambda a: a["revision"])
+    assert {last["account_id"], *last["related_accounts"]} == {f"acct_h{i}" for i in range(HYDRA)}
+    assert final_campaigns(settings)[last["alert_id"]].revision == last["revision"]
+    print(
+        "\nFIGURES campaign handover: revisions by worker="
+        f"{ {name: [revision for _, revision in pairs] for name, pairs in by_worker.items()} }"
+    )
