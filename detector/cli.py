@@ -177,8 +177,8 @@ def cmd_schemas(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 def coordination_settings(settings: Settings) -> Settings:
-    """The coordination stage reads the fingerprints topic in a group of its own, keeping its
-    clusters in memory (they re-form from the fingerprints suspicious accounts keep sending)."""
+    """The coordination stage reads the fingerprints topic in a group of its own; it has no
+    accounts store, only its campaigns store (``DETECTOR_COORDINATION_CHANGELOG``)."""
     return settings.model_copy(
         update={
             "events_topic": settings.fingerprints_topic,
@@ -190,7 +190,15 @@ def coordination_settings(settings: Settings) -> Settings:
 
 def cmd_coordinate(settings: Settings, _args: argparse.Namespace) -> int:
     """The cross-account stage of a scaled-out deployment (workers run with coordination_mode=topic)."""
-    from detector.kafka import KafkaSink, KafkaSource, Retry
+    from detector.kafka import (
+        COORDINATION_STORE,
+        ChangelogTopicError,
+        CoordinationChangelog,
+        KafkaSink,
+        KafkaSource,
+        Retry,
+        ensure_changelog_topic,
+    )
     from detector.metrics import Metrics, serve_http
     from detector.pipeline.step import CoordinationProcessor
     from detector.runner import run_loop
@@ -206,20 +214,40 @@ def cmd_coordinate(settings: Settings, _args: argparse.Namespace) -> int:
         group_id=stage_settings.group_id,
     )
     retry = Retry(stage_settings, stop, metrics)
-    source = KafkaSource(stage_settings, metrics, retry=retry)
-    sink = KafkaSink(stage_settings, metrics, retry)
+    processor = CoordinationProcessor(stage_settings, clock=wall_clock)
+    # Campaigns survive restarts: restored per assigned fingerprints partition, checkpointed
+    # after each batch's alerts are acknowledged and before its offsets are committed.
+    store = (
+        CoordinationChangelog(stage_settings, processor.stage, metrics, retry)
+        if settings.coordination_changelog
+        else None
+    )
+    source: KafkaSource | None = None
+    sink: KafkaSink | None = None
+    exit_code = 0
     try:
-        stats = run_loop(CoordinationProcessor(stage_settings, clock=wall_clock), source, sink, stop, metrics)
+        if store is not None and not ensure_changelog_topic(stage_settings, retry, COORDINATION_STORE):
+            return 0  # stopped while waiting for the broker
+        source = KafkaSource(stage_settings, metrics, retry=retry, state=store)
+        sink = KafkaSink(stage_settings, metrics, retry)
+        stats = run_loop(processor, source, sink, stop, metrics, state=store)
         log.info(
             "coordination_stopped", fingerprints=stats.events, invalid=stats.invalid, alerts=stats.alerts
         )
+    except ChangelogTopicError as error:
+        log.error("changelog_topic_invalid", error=str(error))
+        exit_code = 2
     finally:
         metrics.not_ready()
-        sink.close()
-        source.close()
+        if sink is not None:
+            sink.close()
+        if store is not None:
+            store.close()
+        if source is not None:
+            source.close()
         if server is not None:
             server.shutdown()
-    return 0
+    return exit_code
 
 
 def cmd_create_topics(settings: Settings, args: argparse.Namespace) -> int:

@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Own extraction evidence (log-odds) above which an account joins the cross-account stage.",
     )
+    coordination_changelog: bool = Field(
+        True,
+        description="Checkpoint the coordination stage's campaigns and members to the compacted topic "
+        "`<group_id>-campaigns-changelog` (`<group_id>-coordination-campaigns-changelog` for "
+        "`detector coordinate`), restored on partition assignment: a campaign keeps its alert_id "
+        "and revisions through restarts.",
+    )
     coordination_ttl_seconds: float = Field(
         24 * 3600.0,
         gt=0,

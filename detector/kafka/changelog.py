@@ -46,6 +46,7 @@ from detector.settings import Settings
 log = structlog.get_logger("detector.kafka")
 
 ACCOUNTS_STORE = "accounts"
+COORDINATION_STORE = "campaigns"  # the coordination stage's (kafka/coordination_changelog.py)
 CHANGELOG_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 # Accounts sampled per checkpoint to measure memory per account.
 _MEMORY_SAMPLE = 64
@@ -56,9 +57,14 @@ class ChangelogTopicError(RuntimeError):
     partition n must live in changelog partition n. Fatal; see docs/operations.md, Reset state."""
 
 
-def changelog_topic(settings: Settings, store: str = ACCOUNTS_STORE) -> str:
-    """The changelog topic of one state store of this consumer group."""
-    return f"{settings.group_id}-{store}-changelog"
+def changelog_topic(settings: Settings, store: str = ACCOUNTS_STORE, group_id: str | None = None) -> str:
+    """The changelog topic of one state store of this consumer group (or of ``group_id``)."""
+    return f"{group_id or settings.group_id}-{store}-changelog"
+
+
+def coordination_group(settings: Settings) -> str:
+    """The consumer group of ``detector coordinate`` (and so the owner of its changelog)."""
+    return f"{settings.group_id}-coordination"
 
 
 @dataclass(slots=True)

@@ -21,7 +21,14 @@ from kafka.structs import OffsetAndMetadata
 
 from detector.events import Alert, Rejected
 from detector.formats import prepare, render_alert
-from detector.kafka.changelog import CHANGELOG_TOPIC_CONFIG, ChangelogTopicError, changelog_topic
+from detector.kafka.changelog import (
+    ACCOUNTS_STORE,
+    CHANGELOG_TOPIC_CONFIG,
+    COORDINATION_STORE,
+    ChangelogTopicError,
+    changelog_topic,
+    coordination_group,
+)
 from detector.kafka.delivery import AckedProducer, DeliveryError
 from detector.kafka.retry import Retry, describe_error
 from detector.metrics import ASSIGNED, BROKER, RESTORED, Metrics
@@ -398,8 +405,9 @@ def _partitions(settings: Settings, topic: str, timeout_s: float) -> set[int]:
 
 
 def create_topics(settings: Settings, partitions: int | None = None, timeout_s: float = 30.0) -> None:
-    """Create the events, alerts, dead-letter and state-changelog topics (idempotent) and check
-    partition counts. The changelog is compacted and partitioned like the events topic."""
+    """Create the events, alerts, dead-letter, fingerprints (topic mode) and changelog topics
+    (idempotent) and check partition counts. Changelogs are compacted and partitioned like the
+    topic their store's process consumes (which all get the same count here)."""
     count = partitions or settings.topic_partitions
     rf = settings.topic_replication_factor
     admin = KafkaAdminClient(**settings.kafka_common_config())
@@ -410,14 +418,17 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
             _create_topic(
                 admin, NewTopic(settings.fingerprints_topic, num_partitions=count, replication_factor=rf)
             )
-        if settings.state_changelog:
+        changelogs = [changelog_topic(settings)] if settings.state_changelog else []
+        if settings.coordination_changelog and settings.coordination_mode != "off":
+            # The campaigns store of whoever runs the coordination stage: the workers (inline)
+            # or `detector coordinate`, whose group and input are its own (topic mode).
+            owner = coordination_group(settings) if settings.coordination_mode == "topic" else None
+            changelogs.append(changelog_topic(settings, COORDINATION_STORE, group_id=owner))
+        for name in changelogs:
             _create_topic(
                 admin,
                 NewTopic(
-                    changelog_topic(settings),
-                    num_partitions=count,
-                    replication_factor=rf,
-                    topic_configs=CHANGELOG_TOPIC_CONFIG,
+                    name, num_partitions=count, replication_factor=rf, topic_configs=CHANGELOG_TOPIC_CONFIG
                 ),
             )
     finally:
@@ -429,14 +440,14 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
         log.warning("partition_count_differs", topic=settings.events_topic, expected=count, actual=len(found))
 
 
-def ensure_changelog_topic(settings: Settings, retry: Retry) -> bool:
-    """Create the changelog topic if it is missing, partitioned like the events topic.
+def ensure_changelog_topic(settings: Settings, retry: Retry, store: str = ACCOUNTS_STORE) -> bool:
+    """Create the changelog topic of ``store`` if it is missing, partitioned like the events topic.
 
     Retries (with backoff) while the broker is unreachable or the events topic does not exist
     yet; False if a stop was requested meanwhile. Raises ``ChangelogTopicError`` on a partition
     count mismatch: state of partition n must live in changelog partition n.
     """
-    topic = changelog_topic(settings)
+    topic = changelog_topic(settings, store)
     attempt = 0
     while True:
         try:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -70,7 +71,14 @@ class Fingerprint:
 
 
 @dataclass(slots=True)
-class _Member:
+class Member:
+    """One suspicious account as the stage remembers it (its latest fingerprint, mostly).
+
+    ``partition`` is the input partition its fingerprint came from: its changelog record lives
+    there and it is dropped when that partition is revoked. ``seq`` numbers observations, so a
+    restore rebuilds the members (and each key's holders) in the order they were last seen.
+    """
+
     org_id: str | None
     suspicious_since: float
     last_seen: float
@@ -78,6 +86,8 @@ class _Member:
     requests: int
     tokens: int
     keys: frozenset[tuple[str, int]]
+    partition: int | None = None
+    seq: int = 0
 
 
 @dataclass(slots=True)
@@ -98,24 +108,51 @@ class Campaign:
     median_specific: float = 0.0  # members' typical own evidence, as of evaluated_at
 
 
+class CoordinationChanges(NamedTuple):
+    """What a checkpoint must write since the last one (live objects: encode them before
+    processing goes on). Members go to their own partition; a campaign goes to every partition
+    that holds one of its members, so whoever restores any of them gets the campaign too."""
+
+    members: list[tuple[str, Member, str | None]]  # (account, state, campaign it is in)
+    campaigns: list[tuple[Campaign, frozenset[int | None]]]
+    removed_members: list[tuple[int | None, str]]  # (partition, account)
+    removed_campaigns: list[tuple[int | None, str]]  # (partition, campaign id)
+
+
 class CoordinationStage:
-    """Incremental clustering of suspicious accounts over shared infrastructure and templates."""
+    """Incremental clustering of suspicious accounts over shared infrastructure and templates.
+
+    With ``track_changes`` (set by the changelog store that checkpoints it) the stage notes which
+    members and campaigns changed, so a checkpoint writes only those (``take_changes``); state
+    comes back with ``restore`` and leaves with ``drop_partitions``. Without it (replay, demo,
+    changelog off) nothing is noted and nothing accumulates.
+    """
 
     def __init__(self, policy: AlertPolicy, ttl_seconds: float, detector_version: str) -> None:
         self._policy = policy
         self._ttl = ttl_seconds
         self._version = detector_version
-        self.members: OrderedDict[str, _Member] = OrderedDict()
+        self.members: OrderedDict[str, Member] = OrderedDict()
         self.by_key: dict[tuple[str, int], OrderedDict[str, None]] = {}
         self.campaign_of: dict[str, str] = {}
         self.campaigns: dict[str, Campaign] = {}
+        self.track_changes = False
+        self._seq = 0
+        self._dirty_members: set[str] = set()
+        self._dirty_campaigns: set[str] = set()
+        # Where each record was last written, so that what moves or goes is tombstoned there.
+        self._member_written: dict[str, int | None] = {}
+        self._campaign_written: dict[str, set[int | None]] = {}
 
-    def observe_one(self, fingerprint: Fingerprint, emitted_at: datetime) -> list[Alert]:
-        """Fold one fingerprint in; return the campaign alert it causes, if any."""
+    def observe_one(
+        self, fingerprint: Fingerprint, emitted_at: datetime, partition: int | None = None
+    ) -> list[Alert]:
+        """Fold one fingerprint (from input ``partition``) in; return the campaign alert it causes."""
         account = fingerprint.account_id
         self._expire(fingerprint.at)
         previous = self.members.pop(account, None)
-        member = _Member(
+        self._seq += 1
+        member = Member(
             org_id=fingerprint.org_id,
             suspicious_since=previous.suspicious_since if previous else fingerprint.suspicious_since,
             last_seen=fingerprint.at,
@@ -123,14 +160,16 @@ class CoordinationStage:
             requests=fingerprint.requests,
             tokens=fingerprint.tokens,
             keys=frozenset(fingerprint.keys),
+            partition=partition,
+            seq=self._seq,
         )
         self.members[account] = member
+        self._touch_member(account)
+        if previous is not None:
+            # Keys the account no longer shows stop linking it (and cannot outlive it).
+            self._unindex(account, previous.keys - member.keys)
         for key in member.keys:
-            holders = self.by_key.setdefault(key, OrderedDict())
-            holders.pop(account, None)
-            holders[account] = None
-            if len(holders) > MAX_MEMBERS_PER_KEY:
-                holders.popitem(last=False)
+            self._index(account, key)
         strong, weak = self._linked(account, member)
         if not weak and account not in self.campaign_of:
             return []
@@ -140,7 +179,30 @@ class CoordinationStage:
         alert = self._maybe_alert(campaign, fingerprint.at, emitted_at)
         return [alert] if alert is not None else []
 
-    def _linked(self, account: str, member: _Member) -> tuple[set[str], set[str]]:
+    def _index(self, account: str, key: tuple[str, int]) -> None:
+        holders = self.by_key.setdefault(key, OrderedDict())
+        holders.pop(account, None)
+        holders[account] = None
+        if len(holders) > MAX_MEMBERS_PER_KEY:
+            holders.popitem(last=False)
+
+    def _unindex(self, account: str, keys: Iterable[tuple[str, int]]) -> None:
+        for key in keys:
+            holders = self.by_key.get(key)
+            if holders is not None:
+                holders.pop(account, None)
+                if not holders:
+                    del self.by_key[key]
+
+    def _touch_member(self, account: str) -> None:
+        if self.track_changes:
+            self._dirty_members.add(account)
+
+    def _touch_campaign(self, campaign_id: str) -> None:
+        if self.track_changes:
+            self._dirty_campaigns.add(campaign_id)
+
+    def _linked(self, account: str, member: Member) -> tuple[set[str], set[str]]:
         """(accounts linked strongly enough to found a campaign, accounts linked at all)."""
         shared: dict[str, int] = {}
         org = member.org_id
@@ -188,9 +250,12 @@ class CoordinationStage:
             campaign = self.campaigns[ordered[0]]
             for absorbed_id in ordered[1:]:
                 absorbed = self.campaigns.pop(absorbed_id)
+                self._touch_campaign(absorbed_id)
                 for moved in absorbed.members:
                     self.campaign_of[moved] = campaign.campaign_id
+                    self._touch_member(moved)
                 campaign.members |= absorbed.members
+                self._touch_campaign(campaign.campaign_id)
             joining = {account}
         elif (
             self._customers(free := {a for a in linked if a not in self.campaign_of} | {account})
@@ -210,6 +275,9 @@ class CoordinationStage:
         else:
             return None
         for joined in joining:
+            if joined not in campaign.members:
+                self._touch_campaign(campaign.campaign_id)
+                self._touch_member(joined)
             self.campaign_of[joined] = campaign.campaign_id
             campaign.members.add(joined)
         return campaign
@@ -246,6 +314,7 @@ class CoordinationStage:
         if customers < MIN_CAMPAIGN_ACCOUNTS:
             return None
         members = [self.members[m] for m in live]
+        self._touch_campaign(campaign.campaign_id)
         campaign.evaluated_at = at
         campaign.evaluated_size = size
         ordered = sorted(m.specific for m in members)
@@ -331,19 +400,122 @@ class CoordinationStage:
             account, member = next(iter(self.members.items()))
             if member.last_seen >= horizon:
                 return
-            del self.members[account]
+            self._forget(account)
+            self._touch_member(account)
+
+    def _forget(self, account: str) -> None:
+        """Remove a member from the index and its campaign (a campaign left empty goes too)."""
+        member = self.members.pop(account)
+        self._unindex(account, member.keys)
+        campaign_id = self.campaign_of.pop(account, None)
+        if campaign_id is not None and campaign_id in self.campaigns:
+            campaign = self.campaigns[campaign_id]
+            campaign.members.discard(account)
+            self._touch_campaign(campaign_id)
+            if not campaign.members:
+                del self.campaigns[campaign_id]
+
+    # --- checkpoint, restore, rebalance: what the changelog store works with -----------------
+    def take_changes(self) -> CoordinationChanges:
+        """Drain what changed since the last call: at most one record per member and per
+        campaign (and per partition a campaign spans), plus tombstones where records went."""
+        changes = CoordinationChanges([], [], [], [])
+        for account in self._dirty_members:
+            member = self.members.get(account)
+            written = self._member_written.pop(account, _NOWHERE)
+            if member is None:
+                if written is not _NOWHERE:
+                    changes.removed_members.append((written, account))
+                continue
+            if written is not _NOWHERE and written != member.partition:
+                changes.removed_members.append((written, account))  # its fingerprints moved
+            changes.members.append((account, member, self.campaign_of.get(account)))
+            self._member_written[account] = member.partition
+        for campaign_id in self._dirty_campaigns:
+            campaign = self.campaigns.get(campaign_id)
+            before = self._campaign_written.pop(campaign_id, set())
+            now: set[int | None] = set()
+            if campaign is not None:
+                now = {self.members[m].partition for m in campaign.members}
+                changes.campaigns.append((campaign, frozenset(now)))
+                self._campaign_written[campaign_id] = now
+            changes.removed_campaigns.extend((p, campaign_id) for p in before - now)
+        self._dirty_members.clear()
+        self._dirty_campaigns.clear()
+        return changes
+
+    def drop_partitions(self, partitions: set[int | None]) -> int:
+        """Forget the members of revoked partitions (their records stay: the new owner restores
+        them) and campaigns left with none; returns how many members went."""
+        gone = [a for a, m in self.members.items() if m.partition in partitions]
+        for account in gone:
+            self._forget(account)
+            self._dirty_members.discard(account)
+            self._member_written.pop(account, None)
+        for campaign_id in list(self._campaign_written):
+            if campaign_id not in self.campaigns:
+                self._dirty_campaigns.discard(campaign_id)
+                del self._campaign_written[campaign_id]
+            else:
+                self._campaign_written[campaign_id] -= partitions
+        return len(gone)
+
+    def restore(
+        self,
+        members: Mapping[str, tuple[Member, str | None]],
+        campaigns: Mapping[str, tuple[Campaign, set[int | None]]],
+    ) -> None:
+        """Install members and campaigns read from the changelog (each member's ``partition`` is
+        the one it was read from; each campaign comes with the partitions it was found in).
+
+        The index and each campaign's member set are rebuilt from the members, in the order they
+        were observed, so the restored stage links and alerts as the one that wrote them. What a
+        crash left half-written (a member naming a campaign that is not there, a campaign without
+        members) is mended and marked to be rewritten or tombstoned at the next checkpoint.
+        """
+        merged: dict[str, tuple[Member, str | None]] = {
+            a: (m, self.campaign_of.get(a)) for a, m in self.members.items()
+        }
+        for account, (member, campaign_id) in members.items():
+            live = merged.get(account)
+            if live is None or live[0].seq < member.seq:
+                merged[account] = (member, campaign_id)
+                self._member_written[account] = member.partition
+        for campaign_id, (campaign, found_in) in campaigns.items():
+            live_campaign = self.campaigns.get(campaign_id)
+            if live_campaign is None or campaign_progress(live_campaign) < campaign_progress(campaign):
+                self.campaigns[campaign_id] = campaign
+            self._campaign_written.setdefault(campaign_id, set()).update(found_in)
+        self.members = OrderedDict()
+        self.by_key = {}
+        self.campaign_of = {}
+        for known in self.campaigns.values():
+            known.members = set()
+        for account, (member, campaign_id) in sorted(merged.items(), key=lambda item: item[1][0].seq):
+            self.members[account] = member
             for key in member.keys:
-                holders = self.by_key.get(key)
-                if holders is not None:
-                    holders.pop(account, None)
-                    if not holders:
-                        del self.by_key[key]
-            campaign_id = self.campaign_of.pop(account, None)
-            if campaign_id is not None and campaign_id in self.campaigns:
-                campaign = self.campaigns[campaign_id]
-                campaign.members.discard(account)
-                if not campaign.members:
-                    del self.campaigns[campaign_id]
+                self._index(account, key)
+            if campaign_id is None:
+                continue
+            joined = self.campaigns.get(campaign_id)
+            if joined is None:
+                self._touch_member(account)  # its campaign's record was lost: rewrite it alone
+                continue
+            self.campaign_of[account] = campaign_id
+            joined.members.add(account)
+        for campaign_id in list(self.campaigns):
+            if not self.campaigns[campaign_id].members:
+                del self.campaigns[campaign_id]
+                self._touch_campaign(campaign_id)  # tombstoned where it was found
+        self._seq = max(self._seq, max((m.seq for m in self.members.values()), default=0))
+
+
+_NOWHERE: Any = object()  # "never written" (None is a partition: the file source's)
+
+
+def campaign_progress(campaign: Campaign) -> tuple[int, float, float]:
+    """Orders two copies of one campaign (restored from two partitions): the later state wins."""
+    return campaign.revision, campaign.alerted_at, campaign.evaluated_at
 
 
 def _grew_by_a_fifth(size: int, before: int) -> bool:

@@ -126,7 +126,7 @@ class CoordinationProcessor:
                 source_offset=ref.offset,
             )
             return StepResult(dead_letters=[rejected])
-        alerts = self.stage.observe_one(fingerprint, self._clock())
+        alerts = self.stage.observe_one(fingerprint, self._clock(), ref.partition)
         return StepResult(alerts=alerts, account_id=fingerprint.account_id)
 
 
@@ -229,7 +229,9 @@ class Detector:
             if fingerprint is not None:
                 result.fingerprints.append(fingerprint)
                 if self.coordination is not None:
-                    result.alerts.extend(self.coordination.observe_one(fingerprint, self._clock()))
+                    result.alerts.extend(
+                        self.coordination.observe_one(fingerprint, self._clock(), ref.partition)
+                    )
         return result
 
     # --- partition management: what a checkpoint, a restore and a rebalance work with ----------

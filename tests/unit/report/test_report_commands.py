@@ -54,7 +54,19 @@ def test_evaluate_report_flag_writes_the_page_with_the_baselines(
     """`detector evaluate --report`: next to its tables, a page with the detector-vs-baselines
     table and the planted campaigns of the run."""
     out = tmp_path / "evaluation.html"
-    argv = ["evaluate", "--hours", "1", "--accounts", "10", "--seed", "3", "--condition", "text"]
+    argv = [
+        "evaluate",
+        "--world",
+        "default",
+        "--hours",
+        "1",
+        "--accounts",
+        "10",
+        "--seed",
+        "3",
+        "--condition",
+        "text",
+    ]
     assert _run([*argv, "--report", str(out)]) == 0
     page = out.read_text()
     assert "Detector next to the baselines" in page and "<td>hst_rates</td>" in page
