@@ -27,7 +27,7 @@ from array import array
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from itertools import compress
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
 
@@ -139,6 +139,9 @@ _NETWORK = HASH_FIELDS.index("network")
 _USER_AGENT = HASH_FIELDS.index("user_agent")
 _SYSTEM_PROMPT = HASH_FIELDS.index("system_prompt")
 
+if TYPE_CHECKING:
+    from detector.pipeline.feedback import AccountFeedback
+
 if array("I").itemsize != 4:  # pragma: no cover - every supported platform has a 32-bit C int
     raise RuntimeError("array('I') is not 32 bits on this platform")
 
@@ -214,6 +217,7 @@ class AccountState:
         "alert_id",
         "counters",
         "events_since_score",
+        "feedback",
         "hashes",
         "last_scored_at",
         "last_seen",
@@ -243,6 +247,9 @@ class AccountState:
         self.account_id = account_id
         self.org_id = org_id
         self.alert_id: str | None = None
+        # Episode, verdict and declaration (pipeline/feedback.py); None for the accounts that
+        # never alerted and were never told about, i.e. nearly all of them.
+        self.feedback: AccountFeedback | None = None
         self.last_seen = now
         self.last_scored_at = now
         self.total_events = 0
