@@ -406,9 +406,9 @@ class Detector:
                 )
             )
         lifecycle.note_alert(state, alert, features, episodes)
-        extra: dict[str, object] = {"evidence_since": None}
-        if state.suspicious_since >= 0:
-            extra["evidence_since"] = datetime.fromtimestamp(state.suspicious_since, tz=UTC)
+        # When its own evidence first crossed the bar (the window's start if it has not yet).
+        since = state.suspicious_since if state.suspicious_since >= 0 else window[0]
+        extra: dict[str, object] = {"evidence_since": datetime.fromtimestamp(since, tz=UTC)}
         if workload is not None:
             extra["declared_workload"] = workload
         out.append(alert.model_copy(update=extra))
