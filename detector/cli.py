@@ -22,6 +22,7 @@ from detector import __version__
 from detector.events import Alert, ApiCallEvent
 from detector.logs import configure_logging
 from detector.settings import Settings
+from detector.verdicts import AnalystVerdict, WorkloadDeclaration
 
 log = structlog.get_logger("detector.cli")
 
@@ -42,6 +43,17 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 
 # --- run ------------------------------------------------------------------------------------------
+def attach_declarations(detector: Any, settings: Settings) -> None:
+    """Workload declarations from DETECTOR_DECLARATIONS_FILE (the file stays their source of
+    truth: read at every start, not checkpointed)."""
+    if settings.declarations_file:
+        from detector.verdicts import parse_declarations
+
+        declared = parse_declarations(Path(settings.declarations_file).read_text())
+        detector.lifecycle.static_declarations = declared
+        log.info("declarations_loaded", path=settings.declarations_file, accounts=len(declared))
+
+
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from detector.kafka import ChangelogTopicError, DeliveryError, KafkaWorker, changelog_topic, start_worker
     from detector.metrics import Metrics, serve_http
@@ -63,6 +75,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         changelog_topic=changelog_topic(settings) if settings.state_changelog else None,
     )
     detector = Detector(settings, clock=wall_clock)
+    attach_declarations(detector, settings)
     worker: KafkaWorker | None = None
     exit_code = 0
     try:
@@ -101,6 +114,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from detector.runner import run_loop
 
     detector = Detector(settings, clock=wall_clock)
+    attach_declarations(detector, settings)
     source = FileSource(open_input(args.input), batch_size=settings.max_poll_records, name=args.input)
     sink = FileSink(open_output(args.output), open_output(args.dead_letters) if args.dead_letters else None)
     try:
@@ -180,6 +194,8 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 SCHEMA_FILES: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]]] = {
     "api-call-event-v1.schema.json": (ApiCallEvent, "validation"),
     "alert-v1.schema.json": (Alert, "serialization"),
+    "analyst-verdict-v1.schema.json": (AnalystVerdict, "validation"),
+    "workload-declaration-v1.schema.json": (WorkloadDeclaration, "validation"),
 }
 
 
@@ -209,6 +225,7 @@ def coordination_settings(settings: Settings) -> Settings:
             "events_topic": settings.fingerprints_topic,
             "group_id": f"{settings.group_id}-coordination",
             "state_changelog": False,
+            "consume_verdicts": False,
         }
     )
 
@@ -263,6 +280,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.feedback is not None:
+        from detector.evaluate_feedback import run_feedback_evaluation
+
+        return run_feedback_evaluation(settings, args)
     from detector.evaluate import format_report, run_once, summarise
     from detector.simulate import default_scenario
 
@@ -326,6 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--accounts", type=int, default=400, help="ordinary accounts")
     evaluate.add_argument("--condition", choices=["text", "no-text", "both"], default="both")
     evaluate.add_argument("--json", default=None, help="also write the figures as JSON here")
+    evaluate.add_argument(
+        "--feedback",
+        type=float,
+        nargs="?",
+        const=0.5,
+        default=None,
+        metavar="SHARE",
+        help="also replay with analyst verdicts on SHARE (default 0.5) of the first day's alerts, "
+        "and show FPR and recall next to no feedback (detector/evaluate_feedback.py)",
+    )
 
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")

@@ -178,3 +178,34 @@ def decode_feedback(
         # Keyed by another account, it sits on a partition its owner may not read.
         return _reject("account_key_mismatch", "record key is not the account_id", raw, key, **source)
     return message
+
+
+class DeclarationsFileError(ValueError):
+    """The declarations file is not a JSON array or JSONL of valid declarations (fatal at start:
+    an operator's mistake there must not pass silently)."""
+
+
+def parse_declarations(text: str) -> dict[str, WorkloadDeclaration]:
+    """Declarations by account from a JSON array or JSON lines (``kind`` may be left out)."""
+    stripped = text.strip()
+    documents: list[Any]
+    try:
+        if stripped.startswith("["):
+            documents = orjson.loads(stripped)
+        else:
+            documents = [orjson.loads(line) for line in stripped.splitlines() if line.strip()]
+    except orjson.JSONDecodeError as error:
+        raise DeclarationsFileError(f"not JSON or JSON lines: {error}") from error
+    out: dict[str, WorkloadDeclaration] = {}
+    for number, document in enumerate(documents, start=1):
+        if not isinstance(document, dict):
+            raise DeclarationsFileError(f"declaration {number} is not an object")
+        try:
+            declaration = WorkloadDeclaration.model_validate({"kind": "declaration", **document})
+        except ValidationError as error:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:5])
+            raise DeclarationsFileError(f"declaration {number} is invalid ({fields})") from error
+        if declaration.account_id is None:
+            raise DeclarationsFileError(f"declaration {number} has no account_id")
+        out[declaration.account_id] = declaration  # a later line for the same account wins
+    return out

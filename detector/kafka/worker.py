@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from detector.kafka.changelog import ChangelogState
-from detector.kafka.client import KafkaSink, KafkaSource, ensure_changelog_topic
+from detector.kafka.client import KafkaSink, KafkaSource, check_verdicts_topic, ensure_changelog_topic
 from detector.kafka.retry import Retry
 from detector.metrics import Metrics
 from detector.pipeline.step import Detector
@@ -50,6 +50,7 @@ def start_worker(
     if state is not None and not ensure_changelog_topic(settings, retry):
         state.close()
         return None
+    check_verdicts_topic(settings)  # logs an error when verdicts could not reach their owners
     source = KafkaSource(settings, metrics, state=state, retry=retry)
     retry.while_waiting = source.hold
     sink = KafkaSink(settings, metrics, retry)
