@@ -127,9 +127,14 @@ def test_false_positive_closes_the_episode_and_suppresses_the_same_behaviour() -
         "false_positive",
     )
     assert (closing.alert_id, closing.revision) == (first[-1].alert_id, first[-1].revision + 1)
-    # The same behaviour continues for 8 hours (beyond the 6 h cooldown).
+    # The same behaviour continues for 8 hours (beyond the 6 h cooldown): without the verdict it
+    # would open a new episode.
     again = feed(detector, bulk_distillation_stream("acct_x", 2, 8, seed=5))
     assert [a for a in again if a.status == "open"] == []
+    control = new_detector()
+    feed(control, bulk_distillation_stream("acct_x", 1, 1))
+    unverdicted = feed(control, bulk_distillation_stream("acct_x", 2, 8, seed=5))
+    assert {a.alert_id for a in unverdicted if a.status == "open"} - {first[-1].alert_id}
 
 
 def test_a_redelivered_verdict_changes_nothing() -> None:
