@@ -365,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         "coordinate", help="the cross-account stage for a scaled-out group (coordination_mode=topic)"
     )
 
-    topics = commands.add_parser("create-topics", help="create the events, alerts and DLQ topics")
+    topics = commands.add_parser(
+        "create-topics", help="create the events, alerts, DLQ and verdicts topics (+ changelog, fingerprints)"
+    )
     topics.add_argument("--partitions", type=int, default=None)
     return parser
 

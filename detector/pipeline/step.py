@@ -18,7 +18,13 @@ from detector.events import Alert, Rejected
 from detector.pipeline.coordination import CoordinationStage, Fingerprint, decode_fingerprint
 from detector.pipeline.decide import AlertPolicy, decide_one
 from detector.pipeline.features import event_signals
-from detector.pipeline.feedback import AlertLifecycle, EpisodeIndex, begin_traffic, declared_peer_means
+from detector.pipeline.feedback import (
+    AlertLifecycle,
+    EpisodeIndex,
+    begin_traffic,
+    declared_peer_means,
+    episode_open,
+)
 from detector.pipeline.learners import (
     PopulationModel,
     TemplatePrevalence,
@@ -378,7 +384,7 @@ class Detector:
                 out.append(closed)
         if lifecycle.suppressed(state, assessment, at):
             return out
-        was_open = state.alert_id is not None and state.alert_id in episodes.open
+        was_open = episode_open(state)
         before = (state.alert_id, state.alert_revision, state.alert_severity_rank)
         alert = decide_one(
             state,

@@ -356,3 +356,15 @@ def test_declared_routers_with_a_hydra_inside_and_verdicts_on_members_are_still_
     assert baseline
     assert campaign
     assert len({*campaign[-1].related_accounts, campaign[-1].account_id}) >= 4
+
+
+def test_a_new_episode_after_the_cooldown_closes_the_one_before_as_superseded() -> None:
+    """A distiller still at it after the cooldown opens a new episode, and the previous one gets
+    its closing revision (`superseded`) just before it, so no episode is left open."""
+    alerts = feed(new_detector(), bulk_distillation_stream("acct_x", 1, 14))
+    ids = list(dict.fromkeys(a.alert_id for a in alerts))
+    assert len(ids) >= 2
+    for earlier, later in zip(ids, ids[1:], strict=False):
+        closing = [a for a in alerts if a.alert_id == earlier and a.status == "closed"]
+        assert [a.status_reason for a in closing] == ["superseded"]
+        assert alerts.index(closing[0]) + 1 == alerts.index(next(a for a in alerts if a.alert_id == later))
