@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -364,7 +365,7 @@ def test_a_new_episode_after_the_cooldown_closes_the_one_before_as_superseded() 
     alerts = feed(new_detector(), bulk_distillation_stream("acct_x", 1, 14))
     ids = list(dict.fromkeys(a.alert_id for a in alerts))
     assert len(ids) >= 2
-    for earlier, later in zip(ids, ids[1:], strict=False):
+    for earlier, later in itertools.pairwise(ids):
         closing = [a for a in alerts if a.alert_id == earlier and a.status == "closed"]
         assert [a.status_reason for a in closing] == ["superseded"]
         assert alerts.index(closing[0]) + 1 == alerts.index(next(a for a in alerts if a.alert_id == later))
