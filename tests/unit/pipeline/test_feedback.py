@@ -17,6 +17,7 @@ from detector.pipeline.feedback import (
     AlertLifecycle,
     FeedbackModel,
     declared_peer_means,
+    feedback_vector,
 )
 from detector.pipeline.scoring import Assessment, specific_terms
 from detector.pipeline.snapshot import decode_account, encode_account
@@ -261,8 +262,6 @@ def test_the_feedback_term_is_an_explained_reason() -> None:
 
 
 def _vector(features: dict[str, float]) -> list[float]:
-    from detector.pipeline.feedback import feedback_vector
-
     return list(feedback_vector(features))
 
 
