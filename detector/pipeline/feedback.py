@@ -226,7 +226,10 @@ class FeedbackModel:
     """
 
     def __init__(self, max_logodds: float, min_examples: int) -> None:
-        self._model = linear_model.LogisticRegression(optimizer=optim.SGD(0.1), l2=0.001)
+        # No intercept: with mostly confirmed verdicts, a learned intercept would lift every
+        # account near the threshold, benign ones too. Without it the term is the features' alone
+        # (0 for behaviour that shares nothing with the verdicted alerts).
+        self._model = linear_model.LogisticRegression(optimizer=optim.SGD(0.1), l2=0.001, intercept_lr=0.0)
         self._cap = max_logodds
         self._min = min_examples
         self.counts = [0, 0]
@@ -253,10 +256,12 @@ class FeedbackModel:
         if len(self._learned) > _MAX_LEARNED_IDS:
             self._learned.popitem(last=False)
         x = dict(zip(FEEDBACK_FEATURES, vector, strict=True))
-        # A few passes: verdicts are rare, and one SGD step per verdict would barely move it.
-        for _ in range(5):
-            self._model.learn_one(x, confirmed)
         self.counts[int(confirmed)] += 1
+        # Classes weighted to balance (analysts confirm far more than they refute, or the other
+        # way round), and a few passes: verdicts are rare, one SGD step each would barely move it.
+        weight = sum(self.counts) / (2.0 * self.counts[int(confirmed)])
+        for _ in range(5):
+            self._model.learn_one(x, confirmed, w=weight)
         return True
 
 
