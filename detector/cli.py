@@ -18,11 +18,23 @@ from detector.events import Alert, ApiCallEvent
 from detector.logs import configure_logging
 from detector.process import install_stop_handlers, paced, wall_clock
 from detector.settings import Settings
+from detector.verdicts import AnalystVerdict, WorkloadDeclaration
 
 log = structlog.get_logger("detector.cli")
 
 
 # --- run ------------------------------------------------------------------------------------------
+def attach_declarations(detector: Any, settings: Settings) -> None:
+    """Workload declarations from DETECTOR_DECLARATIONS_FILE (the file stays their source of
+    truth: read at every start, not checkpointed)."""
+    if settings.declarations_file:
+        from detector.verdicts import parse_declarations
+
+        declared = parse_declarations(Path(settings.declarations_file).read_text())
+        detector.lifecycle.static_declarations = declared
+        log.info("declarations_loaded", path=settings.declarations_file, accounts=len(declared))
+
+
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from detector.kafka import ChangelogTopicError, DeliveryError, KafkaWorker, changelog_topic, start_worker
     from detector.metrics import Metrics, serve_http
@@ -44,6 +56,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         changelog_topic=changelog_topic(settings) if settings.state_changelog else None,
     )
     detector = Detector(settings, clock=wall_clock)
+    attach_declarations(detector, settings)
     worker: KafkaWorker | None = None
     exit_code = 0
     try:
@@ -82,6 +95,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from detector.runner import run_loop
 
     detector = Detector(settings, clock=wall_clock)
+    attach_declarations(detector, settings)
     source = FileSource(open_input(args.input), batch_size=settings.max_poll_records, name=args.input)
     sink = FileSink(
         open_output(args.output),
@@ -150,6 +164,8 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 SCHEMA_FILES: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]]] = {
     "api-call-event-v1.schema.json": (ApiCallEvent, "validation"),
     "alert-v1.schema.json": (Alert, "serialization"),
+    "analyst-verdict-v1.schema.json": (AnalystVerdict, "validation"),
+    "workload-declaration-v1.schema.json": (WorkloadDeclaration, "validation"),
 }
 
 
@@ -184,6 +200,7 @@ def coordination_settings(settings: Settings) -> Settings:
             "events_topic": settings.fingerprints_topic,
             "group_id": f"{settings.group_id}-coordination",
             "state_changelog": False,
+            "consume_verdicts": False,
         }
     )
 
@@ -354,6 +371,10 @@ def cmd_report(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.feedback is not None:
+        from detector.evaluate_feedback import run_feedback_evaluation
+
+        return run_feedback_evaluation(settings, args)
     from detector.evaluate import evaluate_splits, format_evaluation
 
     conditions = {"text": [True], "no-text": [False], "both": [True, False]}[args.condition]
@@ -443,6 +464,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--alerts", required=True, help="native alert v1 JSONL ('-' = stdin, .gz ok)")
     report.add_argument("--labels", default=None, help="the simulator's labels JSON (adds the evaluation)")
     report.add_argument("--out", default="report.html", help="where to write the HTML")
+    evaluate.add_argument(
+        "--feedback",
+        type=float,
+        nargs="?",
+        const=0.5,
+        default=None,
+        metavar="SHARE",
+        help="also replay with analyst verdicts on SHARE (default 0.5) of the first day's alerts, "
+        "and show FPR and recall next to no feedback (detector/evaluate_feedback.py)",
+    )
 
     schemas = commands.add_parser("schemas", help="write the event and alert JSON Schemas")
     schemas.add_argument("--out", default="schemas")
@@ -451,7 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
         "coordinate", help="the cross-account stage for a scaled-out group (coordination_mode=topic)"
     )
 
-    topics = commands.add_parser("create-topics", help="create the events, alerts and DLQ topics")
+    topics = commands.add_parser(
+        "create-topics", help="create the events, alerts, DLQ and verdicts topics (+ changelog, fingerprints)"
+    )
     topics.add_argument("--partitions", type=int, default=None)
     return parser
 

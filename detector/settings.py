@@ -161,6 +161,46 @@ class Settings(BaseSettings):
         gt=0,
         description="A suspicious account leaves its clusters after this much idle event time.",
     )
+
+    # --- Alert lifecycle and analyst feedback (issue 10) -------------------------------------
+    close_after_seconds: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="An open alert episode is closed (`status: closed`, `subsided`) after this much event "
+        "time without the account scoring at or above the alert threshold.",
+    )
+    verdicts_topic: str = Field(
+        "extraction-verdicts",
+        description="Analyst verdicts and workload declarations, keyed by account_id and partitioned like "
+        "the events topic (consumed in the same group, so a verdict reaches the account's owner).",
+    )
+    consume_verdicts: bool = Field(
+        True, description="Subscribe to VERDICTS_TOPIC beside the events topic (`detector run`)."
+    )
+    declarations_file: str | None = Field(
+        None,
+        description="JSON/JSONL file of workload declarations read at start (same contract as on the "
+        "verdicts topic); the file stays the source of truth, so these are not checkpointed.",
+    )
+    verdict_rescore_margin: float = Field(
+        1.0,
+        ge=0,
+        description="A false-positive or allowlisted account alerts again when its score's log-odds rise "
+        "this much above the score the verdict was given at (or a new top signal appears).",
+    )
+    allowlist_default_seconds: float = Field(
+        30 * 86400.0, gt=0, description="How long an `allowlisted` verdict without `until` lasts."
+    )
+    feedback_max_logodds: float = Field(
+        1.5,
+        ge=0,
+        description="Cap of the analyst-feedback classifier's term on the fused score (log-odds, both ways).",
+    )
+    feedback_min_examples: int = Field(
+        4,
+        ge=1,
+        description="Verdicts (at least one of each kind) the feedback classifier needs before it counts.",
+    )
     seed: int = Field(7, description="Seed of the learners' randomness (replays are deterministic).")
 
     # --- Alert formats (what the alerts topic carries; detector/formats/) ---------------------

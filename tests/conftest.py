@@ -39,6 +39,7 @@ def kafka_settings(broker: LocalBroker) -> Settings:
         events_topic=f"api-calls-{suffix}",
         alerts_topic=f"alerts-{suffix}",
         dlq_topic=f"dlq-{suffix}",
+        verdicts_topic=f"verdicts-{suffix}",
         group_id=f"detector-{suffix}",
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,

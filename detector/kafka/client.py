@@ -16,6 +16,7 @@ import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
@@ -47,6 +48,7 @@ __all__ = [
     "KafkaSource",
     "PartitionOwner",
     "TopicReader",
+    "check_verdicts_topic",
     "create_topics",
     "dead_letter_headers",
     "ensure_changelog_topic",
@@ -110,6 +112,10 @@ class KafkaSource:
             retry_backoff_ms=settings.retry_backoff_ms,
             reconnect_backoff_ms=settings.retry_backoff_ms,
             reconnect_backoff_max_ms=settings.retry_backoff_max_ms,
+            # Range assignment gives each member the same partition numbers of every topic it
+            # subscribes to (when their partition counts are equal): verdicts partition n goes to
+            # the owner of events partition n, i.e. of the accounts the verdicts name.
+            partition_assignment_strategy=(RangePartitionAssignor,),
         )
         self.assigned: set[TopicPartition] = set()
         self._restoring: set[TopicPartition] = set()
@@ -119,7 +125,10 @@ class KafkaSource:
         self._poll_failures = 0
         self._outage_polls = 0
         self.rebalances = 0
-        self._consumer.subscribe([settings.events_topic], listener=_Rebalance(self))
+        topics = [settings.events_topic]
+        if settings.consume_verdicts:  # co-partitioned with the events (docs/operations.md)
+            topics.append(settings.verdicts_topic)
+        self._consumer.subscribe(topics, listener=_Rebalance(self))
 
     # --- group membership -----------------------------------------------------------------------
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -412,7 +421,12 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
     rf = settings.topic_replication_factor
     admin = KafkaAdminClient(**settings.kafka_common_config())
     try:
-        for name in (settings.events_topic, settings.alerts_topic, settings.dlq_topic):
+        for name in (
+            settings.events_topic,
+            settings.alerts_topic,
+            settings.dlq_topic,
+            settings.verdicts_topic,
+        ):
             _create_topic(admin, NewTopic(name, num_partitions=count, replication_factor=rf))
         if settings.coordination_mode == "topic":
             _create_topic(
@@ -438,6 +452,31 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
         raise KafkaError(f"topic {settings.events_topic} not visible after {timeout_s}s")
     if len(found) != count:
         log.warning("partition_count_differs", topic=settings.events_topic, expected=count, actual=len(found))
+    check_verdicts_topic(settings, timeout_s=min(timeout_s, 10.0))
+
+
+def check_verdicts_topic(settings: Settings, timeout_s: float = 0.0) -> bool:
+    """True when the verdicts topic has the events topic's partition count, as co-partitioning
+    needs; otherwise logs ``verdicts_topic_not_copartitioned`` (verdicts for some accounts would
+    reach a worker that does not own them and be applied to nothing). Not fatal: detection
+    goes on without feedback."""
+    if not settings.consume_verdicts:
+        return True
+    try:
+        events = _partitions(settings, settings.events_topic, timeout_s)
+        verdicts = _partitions(settings, settings.verdicts_topic, timeout_s)
+    except KafkaError as error:  # broker not reachable yet: the source waits for it anyway
+        log.warning("verdicts_topic_unchecked", error=describe_error(error))
+        return False
+    if events and len(verdicts) == len(events):
+        return True
+    log.error(
+        "verdicts_topic_not_copartitioned",
+        verdicts_topic=settings.verdicts_topic,
+        partitions=len(verdicts),
+        events_partitions=len(events),
+    )
+    return False
 
 
 def ensure_changelog_topic(settings: Settings, retry: Retry, store: str = ACCOUNTS_STORE) -> bool:

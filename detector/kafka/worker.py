@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from detector.kafka.changelog import COORDINATION_STORE, ChangelogState
-from detector.kafka.client import KafkaSink, KafkaSource, ensure_changelog_topic
+from detector.kafka.client import KafkaSink, KafkaSource, check_verdicts_topic, ensure_changelog_topic
 from detector.kafka.coordination_changelog import CoordinationChangelog
 from detector.kafka.retry import Retry
 from detector.kafka.stores import Stores
@@ -68,6 +68,7 @@ def start_worker(
     if not ready:
         stores.close()
         return None
+    check_verdicts_topic(settings)  # logs an error when verdicts could not reach their owners
     source = KafkaSource(settings, metrics, state=stores if stores.stores else None, retry=retry)
     retry.while_waiting = source.hold
     sink = KafkaSink(settings, metrics, retry)

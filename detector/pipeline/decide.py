@@ -77,19 +77,31 @@ def decide_one(
     emitted_at: datetime,
     detector_version: str,
     related_accounts: list[str] | None = None,
+    episode_closed: bool = False,
 ) -> Alert | None:
-    """Return the alert to publish for this assessment, or None; updates the account's episode."""
+    """Return the alert to publish for this assessment, or None; updates the account's episode.
+
+    ``episode_closed``: the account's last episode was closed (pipeline/feedback.py), so new
+    evidence opens a new episode, never a revision of the closed one, whose id is not reused.
+    """
     severity = policy.severity(assessment.score)
     window_start, requests, tokens = window
     if severity is None or requests < policy.min_events:
         return None
-    in_cooldown = state.alert_id is not None and at - state.last_alert_at < policy.cooldown_seconds
+    in_cooldown = (
+        not episode_closed
+        and state.alert_id is not None
+        and at - state.last_alert_at < policy.cooldown_seconds
+    )
     if in_cooldown:
         if severity.rank <= state.alert_severity_rank:
             return None
         state.alert_revision += 1
     else:
-        state.alert_bucket = int(at // policy.cooldown_seconds)
+        bucket = int(at // policy.cooldown_seconds)
+        if episode_closed and bucket <= state.alert_bucket:
+            bucket = state.alert_bucket + 1  # a closed alert_id is never reopened
+        state.alert_bucket = bucket
         state.alert_id = alert_id_for(state.account_id, CATEGORY, state.alert_bucket)
         state.alert_revision = 1
     state.alert_severity_rank = severity.rank

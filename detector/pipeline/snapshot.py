@@ -32,6 +32,7 @@ here; the canary test checks it end to end.
 
 from __future__ import annotations
 
+import json
 import struct
 import sys
 import zlib
@@ -39,6 +40,7 @@ from array import array
 from typing import Any
 
 from detector.pipeline.features import N_CALL, N_TEXT
+from detector.pipeline.feedback import AccountFeedback
 from detector.pipeline.state import (
     COUNTER_FIELDS,
     REAL_FIELDS,
@@ -109,6 +111,11 @@ def _encode_value(value: Any) -> tuple[bytes, bytes]:
         return b"m", _U32.pack(len(value)) + items
     if isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return b"t", _U32.pack(len(value)) + b"".join(_int(v) for v in value)
+    if isinstance(value, AccountFeedback):
+        # Rare (accounts that alerted or were told about) and small: JSON of plain values, read
+        # back with type checks (AccountFeedback.from_dict), never as objects.
+        raw = json.dumps(value.to_dict(), separators=(",", ":")).encode()
+        return b"F", _U32.pack(len(raw)) + raw
     raise SnapshotError(f"cannot encode a slot of type {type(value).__name__}")
 
 
@@ -186,6 +193,15 @@ def _decode_value(tag: bytes, data: bytes, pos: int) -> tuple[Any, int]:
     if tag == b"t":
         n, after = _count(data, pos, 8)
         return struct.unpack_from(f"<{n}q", data, pos + 4), after
+    if tag == b"F":
+        _, after = _count(data, pos, 1)
+        try:
+            document = json.loads(data[pos + 4 : after])
+            if not isinstance(document, dict):
+                raise SnapshotError("feedback slot is not an object")
+            return AccountFeedback.from_dict(document), after
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError and from_dict's type checks
+            raise SnapshotError("feedback slot unreadable") from exc
     if tag == b"b":
         flag = data[pos : pos + 1]
         if flag not in (b"\x00", b"\x01"):

@@ -27,7 +27,7 @@ from array import array
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from itertools import compress
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
 from detector.pipeline.signals.sequential import is_consistent as cusum_is_consistent
@@ -142,6 +142,9 @@ _NETWORK = HASH_FIELDS.index("network")
 _USER_AGENT = HASH_FIELDS.index("user_agent")
 _SYSTEM_PROMPT = HASH_FIELDS.index("system_prompt")
 
+if TYPE_CHECKING:
+    from detector.pipeline.feedback import AccountFeedback
+
 if array("I").itemsize != 4:  # pragma: no cover - every supported platform has a 32-bit C int
     raise RuntimeError("array('I') is not 32 bits on this platform")
 
@@ -219,6 +222,7 @@ class AccountState:
         "cusum",
         "end_user_id",
         "events_since_score",
+        "feedback",
         "hashes",
         "last_depth",
         "last_scored_at",
@@ -252,6 +256,9 @@ class AccountState:
         self.alert_id: str | None = None
         # Set on the state of one end user inside a shared account (signals/subaccounts.py).
         self.end_user_id: str | None = None
+        # Episode, verdict and declaration (pipeline/feedback.py); None for the accounts that
+        # never alerted and were never told about, i.e. nearly all of them.
+        self.feedback: AccountFeedback | None = None
         self.last_seen = now
         self.last_scored_at = now
         self.total_events = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from detector import __version__
@@ -18,6 +18,13 @@ from detector.events import Alert, Rejected
 from detector.pipeline.coordination import CoordinationStage, Fingerprint, decode_fingerprint
 from detector.pipeline.decide import AlertPolicy, decide_one
 from detector.pipeline.features import conversation_depth, event_signals
+from detector.pipeline.feedback import (
+    AlertLifecycle,
+    EpisodeIndex,
+    begin_traffic,
+    declared_peer_means,
+    episode_open,
+)
 from detector.pipeline.learners import (
     PopulationModel,
     TemplatePrevalence,
@@ -43,6 +50,7 @@ from detector.pipeline.signals.subaccounts import sub_key
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import decode_event
 from detector.settings import Settings
+from detector.verdicts import Feedback, WorkloadDeclaration, decode_feedback
 
 # Expiry sweeps run every this many events; each sweep is O(expired accounts).
 _EXPIRE_EVERY = 1_000
@@ -66,6 +74,7 @@ class PartitionState:
     accounts: AccountStore
     dedup: DedupWindow
     dirty: set[str] = field(default_factory=set)
+    episodes: EpisodeIndex = field(default_factory=EpisodeIndex)  # open alert episodes (sweep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +170,8 @@ class Detector:
             if settings.coordination_mode == "inline"
             else None
         )
+        self.lifecycle = AlertLifecycle(settings, self.policy, detector_version)
+        self._verdicts_topic = settings.verdicts_topic
         self._half_life = settings.half_life_seconds
         self._bucket_seconds = settings.window_seconds / WINDOW_BUCKETS
         self.watermark = 0.0
@@ -169,6 +180,8 @@ class Detector:
     def process_one(self, raw: bytes, source: SourceRef | None = None) -> StepResult:
         """Validate, deduplicate, update the account, score it when due, decide on an alert."""
         ref = source or SourceRef()
+        if ref.topic is not None and ref.topic == self._verdicts_topic:
+            return self.process_feedback(raw, ref)
         # 1. Contract: bad input becomes a dead letter, never an exception.
         decoded = decode_event(
             raw,
@@ -189,6 +202,8 @@ class Detector:
         state = partition.accounts.get_or_create(event.account_id, event.org_id, at)
         if ref.offset is not None and ref.offset <= state.applied_offset:
             return StepResult(duplicate=True, account_id=event.account_id)
+        if not state.total_events and state.feedback is not None:
+            begin_traffic(state, event.org_id, at)  # told about (a verdict) before its first call
         # 3. Fold the event into its account's state (prompt text is reduced to numbers here),
         #    and into its end user's, where a shared account names the user.
         text = normalize_prompt(event.prompt) if event.prompt else None
@@ -220,12 +235,16 @@ class Detector:
         # 4. Score when due: every N events of the account or after enough event time.
         # 5. Suspicious accounts publish a fingerprint for the cross-account stage.
         result = StepResult(account_id=event.account_id)
+        episodes = partition.episodes
+        if at > episodes.watermark:
+            episodes.watermark = at
+            if episodes.open:  # 6. Close the episodes of accounts whose evidence subsided.
+                result.alerts.extend(self.lifecycle.sweep(partition.accounts, episodes, self._clock()))
         for scored in (state, end_user):
             if scored is None or not self._due_for_scoring(scored, at):
                 continue
-            alert, fingerprint = self._score_and_decide(scored, at)
-            if alert is not None:
-                result.alerts.append(alert)
+            alerts, fingerprint = self._score_and_decide(scored, at, partition)
+            result.alerts.extend(alerts)
             if fingerprint is not None:
                 result.fingerprints.append(fingerprint)
                 if self.coordination is not None:
@@ -233,6 +252,29 @@ class Detector:
                         self.coordination.observe_one(fingerprint, self._clock(), ref.partition)
                     )
         return result
+
+    def process_feedback(self, raw: bytes, source: SourceRef | None = None) -> StepResult:
+        """A verdicts-topic record (verdict or declaration): validated, folded into the account it
+        names (on this partition, as keyed), and the revisions it causes returned."""
+        ref = source or SourceRef()
+        decoded = decode_feedback(raw, ref.key, topic=ref.topic, partition=ref.partition, offset=ref.offset)
+        if isinstance(decoded, Rejected):
+            return StepResult(dead_letters=[decoded])
+        return self.apply_feedback(decoded, ref.partition)
+
+    def apply_feedback(self, message: Feedback, partition_number: int | None = None) -> StepResult:
+        """Fold a validated verdict or declaration into its account (created if unknown: an
+        allowlist or a declaration may come before the account's first call)."""
+        assert message.account_id is not None  # decode_feedback fills it in
+        partition = self.partition(partition_number)
+        decided = None if isinstance(message, WorkloadDeclaration) else message.decided_at
+        at = decided.timestamp() if decided is not None else (partition.episodes.watermark or self.watermark)
+        state = partition.accounts.get(message.account_id)
+        if state is None:
+            state = partition.accounts.get_or_create(message.account_id, None, at)
+        alerts = self.lifecycle.apply(state, message, at, self._clock(), partition.episodes)
+        partition.dirty.add(message.account_id)
+        return StepResult(alerts=alerts, account_id=message.account_id)
 
     # --- partition management: what a checkpoint, a restore and a rebalance work with ----------
     def partition(self, number: int | None) -> PartitionState:
@@ -257,6 +299,8 @@ class Detector:
         """
         owned = self.empty_partition()
         owned.accounts.load(accounts)
+        owned.episodes = EpisodeIndex.of(owned.accounts)
+        self.lifecycle.relearn(owned.accounts)  # the feedback learner's checkpoint is its examples
         self.partitions[number] = owned
         return owned
 
@@ -312,18 +356,21 @@ class Detector:
             or at - state.last_scored_at >= self.settings.score_every_seconds
         )
 
-    def _score_and_decide(self, state: AccountState, at: float) -> tuple[Alert | None, Fingerprint | None]:
+    def _score_and_decide(
+        self, state: AccountState, at: float, partition: PartitionState
+    ) -> tuple[list[Alert], Fingerprint | None]:
         features = state.features(self._half_life)
         window = state.window_totals(self._bucket_seconds)
-        assessment = self._assess(state, features, window[1], (at - window[0]) / 3600.0, at)
-        alert = decide_one(
-            state,
-            assessment,
-            policy=self.policy,
-            at=at,
-            window=window,
-            emitted_at=self._clock(),
-            detector_version=self._version,
+        workload = (
+            self.lifecycle.workload(state, at)
+            if state.feedback is not None or self.lifecycle.static_declarations
+            else None
+        )
+        assessment = self._assess(
+            state, features, window[1], (at - window[0]) / 3600.0, at, workload=workload
+        )
+        alerts = self._decide(
+            state, self.lifecycle.adjust(assessment, features), features, at, window, partition, workload
         )
         # Score before learn, and learn only from what is not suspicious. Each account teaches
         # the population at most once per sampling interval, so busy accounts do not outvote
@@ -345,7 +392,70 @@ class Detector:
             learn_own_shape(state, features, elapsed, baseline_half_life)
         state.events_since_score = 0
         state.last_scored_at = at
-        return alert, self._fingerprint(state, assessment, at, window)
+        return alerts, self._fingerprint(state, assessment, at, window)
+
+    def _decide(  # noqa: PLR0917 - private; the caller's locals, named at the one call site
+        self,
+        state: AccountState,
+        assessment: Assessment,
+        features: dict[str, float],
+        at: float,
+        window: tuple[float, int, int],
+        partition: PartitionState,
+        workload: str | None,
+    ) -> list[Alert]:
+        """decide_one within the alert's life (pipeline/feedback.py): a verdict may suppress it,
+        a subsided episode closes, a new episode supersedes (closes) the one before."""
+        lifecycle = self.lifecycle
+        episodes = partition.episodes
+        out: list[Alert] = []
+        emitted_at = self._clock()
+        if state.alert_id is not None:
+            lifecycle.note_evidence(state, assessment.score, at, episodes)
+            closed = lifecycle.close_if_subsided(state, at, emitted_at, episodes)
+            if closed is not None:
+                out.append(closed)
+        if lifecycle.suppressed(state, assessment, at):
+            return out
+        was_open = episode_open(state)
+        before = (state.alert_id, state.alert_revision, state.alert_severity_rank)
+        alert = decide_one(
+            state,
+            assessment,
+            policy=self.policy,
+            at=at,
+            window=window,
+            emitted_at=emitted_at,
+            detector_version=self._version,
+            episode_closed=state.feedback is not None and not state.feedback.episode_open,
+        )
+        if alert is None:
+            return out
+        if was_open and alert.alert_id != before[0]:
+            out.append(
+                lifecycle.closing(
+                    state,
+                    "superseded",
+                    at,
+                    emitted_at,
+                    episodes,
+                    alert_id=before[0],
+                    revision=before[1] + 1,
+                    severity_rank=before[2],
+                )
+            )
+        lifecycle.note_alert(state, alert, features, episodes)
+        # When the evidence began building: the lifetime evidence's start when that carried the
+        # alert (decide_one set it), else when its own evidence first crossed the bar (the
+        # window's start if it has not yet).
+        extra: dict[str, object] = {}
+        if alert.evidence_since is None:
+            since = state.suspicious_since if state.suspicious_since >= 0 else window[0]
+            extra["evidence_since"] = datetime.fromtimestamp(since, tz=UTC)
+        if workload is not None:
+            extra["declared_workload"] = workload
+        out.append(alert.model_copy(update=extra))
+        return out
 
     def _fingerprint(
         self, state: AccountState, assessment: Assessment, at: float, window: tuple[float, int, int]
@@ -382,10 +492,18 @@ class Detector:
         )
 
     def _assess(
-        self, state: AccountState, features: dict[str, float], requests: int, hours: float, at: float
+        self,
+        state: AccountState,
+        features: dict[str, float],
+        requests: int,
+        hours: float,
+        at: float,
+        *,
+        workload: str | None = None,
     ) -> Assessment:
         population = self.population
-        peer_means = population.peer_means_now()
+        # A declared workload is compared with its kind for the signals that kind shows.
+        peer_means = declared_peer_means(population.peer_means_now(), workload)
         own_harvest_baseline = state.own_harvest_baseline if state.baseline_count >= 6 else -1.0
         raw = specific_terms(features, peer_means, own_harvest_baseline)
         raw_evidence = evidence(raw)
