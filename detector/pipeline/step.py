@@ -383,7 +383,9 @@ class Detector:
             and at - state.population_learned_at >= self.settings.population_sample_seconds
         ):
             self.templates.learn_one(state.top_templates(), suspicious)
-            if assessment.score < self.policy.threshold:
+            # Nor from an account whose own evidence is suspicious though its score is not yet
+            # (a quiet campaign member): its shares would raise the peer means it is judged by.
+            if assessment.score < self.policy.threshold and not suspicious:
                 self.population.learn_one(features)
             state.population_learned_at = at
         if assessment.score < self.policy.threshold:

@@ -98,7 +98,12 @@ def test_prompt_canary_appears_nowhere_but_in_the_original_bytes(
     gateway.send(traffic + broken)
     gateway.send_raw(b"acct_bad", f'{{"prompt": "{canary}", '.encode(), 0)
     worker = ProcessWorker(
-        settings, tmp_path / "worker.log", DETECTOR_LOG_LEVEL="debug", DETECTOR_SASL_PASSWORD=secret
+        settings,
+        tmp_path / "worker.log",
+        DETECTOR_LOG_LEVEL="debug",
+        DETECTOR_SASL_PASSWORD=secret,
+        # The oversized case (70 KB) is oversized at 64 KiB; the default limit is 1 MiB.
+        DETECTOR_MAX_MESSAGE_BYTES="65536",
     )
     try:
         expected = {p: len(v) for p, v in gateway.sent.items()}
