@@ -4,7 +4,8 @@ The per-account stage publishes a compact ``Fingerprint`` only for accounts whos
 is already suspicious (so the stream is small): hashes of its prompt templates, network,
 user agent, system prompt and organisation, when it became suspicious, and how suspicious.
 This stage links two suspicious accounts when the keys they share weigh ``MIN_LINK_WEIGHT``
-(a template or system prompt, or all three weaker keys), grows clusters incrementally (a new account joins the campaign of any linked member),
+(a system prompt, two prompt templates, or all three weaker keys), grows clusters incrementally
+(a new account joins the campaign of any linked member),
 and scores a campaign on its members' evidence, its size and how synchronised its onset is.
 A campaign alert names its members in ``related_accounts``; as the campaign grows the same
 ``alert_id`` is re-emitted with a higher ``revision`` rather than one alert per account.
@@ -30,9 +31,14 @@ import orjson
 from detector.events import Alert, AlertWindow, Reason
 from detector.pipeline.decide import AlertPolicy
 
-# Link strength of a shared key: the same hidden system prompt or prompt template is specific
-# evidence of one operator; a network, user agent or organisation alone is common.
-KEY_WEIGHTS = {"template": 3, "system_prompt": 3, "network": 1, "user_agent": 1, "org": 1}
+# Link strength of a shared key: the same hidden system prompt is specific evidence of one
+# operator; a network, user agent or organisation alone is common. A prompt template (the hash
+# of a prompt's head or tail) is in between: independent people open or close with the same
+# stock phrase ("Let's think step by step."), so one shared phrase links nobody, two phrases
+# (a whole wrapper, or two of one playbook's wrappers) or a phrase on the same network do.
+KEY_WEIGHTS: dict[str, float] = {"template": 1.5, "system_prompt": 3, "network": 1, "user_agent": 1, "org": 1}
+# Where a fingerprint is routed (``partition_key``): the kinds one operator's accounts share.
+ROUTING_KINDS = ("system_prompt", "template")
 MIN_LINK_WEIGHT = 3
 # Joining an existing campaign takes two links to its members, each of at least two weak keys.
 MIN_JOIN_LINK_WEIGHT = 2
@@ -204,7 +210,7 @@ class CoordinationStage:
 
     def _linked(self, account: str, member: Member) -> tuple[set[str], set[str]]:
         """(accounts linked strongly enough to found a campaign, accounts linked at all)."""
-        shared: dict[str, int] = {}
+        shared: dict[str, float] = {}
         org = member.org_id
         for key in member.keys:
             weight = KEY_WEIGHTS[key[0]]
@@ -565,6 +571,6 @@ def decode_fingerprint(raw: bytes) -> Fingerprint:
 def partition_key(fingerprint: Fingerprint) -> bytes:
     """Key on the fingerprints topic: the strongest key, so that accounts sharing a template or
     system prompt meet in one partition of the coordination stage."""
-    strong = [key for key in fingerprint.keys if KEY_WEIGHTS[key[0]] >= MIN_LINK_WEIGHT]
+    strong = [key for key in fingerprint.keys if key[0] in ROUTING_KINDS]
     kind, value = min(strong) if strong else (min(fingerprint.keys) if fingerprint.keys else ("account", 0))
     return f"{kind}:{value}".encode()

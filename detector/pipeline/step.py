@@ -52,6 +52,8 @@ from detector.pipeline.validate import decode_event
 from detector.settings import Settings
 from detector.verdicts import Feedback, WorkloadDeclaration, decode_feedback
 
+# Template keys a fingerprint carries: a link by templates takes two shared ones (coordination).
+FINGERPRINT_TEMPLATES = 4
 # Expiry sweeps run every this many events; each sweep is O(expired accounts).
 _EXPIRE_EVERY = 1_000
 
@@ -470,7 +472,11 @@ class Detector:
             state.suspicious_since = at
         network, user_agent, system_prompt = state.infrastructure
         # Common phrasings shared by many ordinary accounts do not link anyone.
-        keys = [("template", key) for key in state.top_templates() if not self.templates.is_common(key)]
+        keys = [
+            ("template", key)
+            for key in state.top_templates(FINGERPRINT_TEMPLATES)
+            if not self.templates.is_common(key)
+        ]
         keys += [
             (kind, key)
             for kind, key in (

@@ -179,7 +179,7 @@ def test_a_campaign_still_forms_among_thousands_of_holders_of_its_keys() -> None
     alerts = []
     start = T0 + 86_400
     for i in range(20):
-        keys = (("template", 99), ("user_agent", 7), ("network", 20_000 + i % 2))
+        keys = (("template", 99), ("template", 98), ("user_agent", 7), ("network", 20_000 + i % 2))
         alerts += stage.observe_one(fingerprint(f"new_{i:02d}", start + 60 * i, keys), NOW)
     assert alerts
     named = {alerts[-1].account_id, *alerts[-1].related_accounts}
@@ -206,3 +206,21 @@ def test_the_last_members_of_a_big_campaign_are_named_within_half_an_hour() -> N
     assert len(later) == 1 and later[0].alert_id == alerts[-1].alert_id
     named = {later[0].account_id, *later[0].related_accounts}
     assert {"acct_30", "acct_31", "acct_32"} <= named and before < named
+
+
+def test_one_stock_phrase_shared_with_a_campaign_links_nobody_two_do() -> None:
+    """A suspicious bystander (an eval lab) that ends its prompts with the same stock phrase as a
+    running campaign does not join it; one that shares two of its wrappers' phrases does."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    for i in range(12):  # a hydra: two wrapper phrases each, spread over networks
+        keys = (("template", 11), ("template", 12), ("network", 500 + i))
+        stage.observe_one(fingerprint(f"hydra_{i:02d}", T0 + 60 * i, keys), NOW)
+    assert len(stage.campaigns) == 1
+    (campaign,) = stage.campaigns.values()
+    stage.observe_one(
+        fingerprint("eval_lab", T0 + 3600, (("template", 12), ("network", 9), ("org", 3)), org_id="org_lab"),
+        NOW,
+    )
+    assert "eval_lab" not in campaign.members
+    stage.observe_one(fingerprint("late_member", T0 + 3700, (("template", 11), ("template", 12))), NOW)
+    assert "late_member" in campaign.members
