@@ -10,6 +10,15 @@ and scores a campaign on its members' evidence, its size and how synchronised it
 A campaign alert names its members in ``related_accounts``; as the campaign grows the same
 ``alert_id`` is re-emitted with a higher ``revision`` rather than one alert per account.
 
+A campaign's alert episode ends (``_close_quiet``, ``apply_verdict``) with a closing revision of
+the same ``alert_id`` (``status: closed``): when none of its members has sent a fingerprint for
+``close_after_seconds`` of event time (``subsided``, or ``confirmed_resolved`` after a
+confirmation), or when an analyst calls it a false positive or allowlists it. Its members then
+leave the stage, and the campaign is kept as a small closed record (no members) for a while, so
+that its id is never reused: members that come back found a *new* campaign under a new
+``alert_id``, starting at revision 1, as any suspicious accounts would. A verdict never silences
+the members: their fingerprints keep coming and are linked as before.
+
 Scale-out: in a consumer group each worker sees only its partitions' accounts, so fingerprints
 go through an internal topic and this stage consumes it (Kafka's repartition pattern). In
 ``replay`` and ``demo`` both stages run in one process over this same code.
@@ -24,12 +33,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, cast, get_args
 
 import orjson
 
-from detector.events import Alert, AlertWindow, Reason
+from detector.events import Alert, AlertWindow, Reason, Severity
 from detector.pipeline.decide import AlertPolicy
+from detector.settings import Settings
+from detector.verdicts import VerdictKind
 
 # Link strength of a shared key: the same hidden system prompt is specific evidence of one
 # operator; a network, user agent or organisation alone is common. A prompt template (the hash
@@ -60,6 +71,13 @@ BIAS = 5.0
 CATEGORY = "coordinated_extraction"
 
 KEY_KINDS = ("template", "network", "user_agent", "system_prompt", "org")
+
+# Why a campaign's episode closed (``Alert.status_reason``), as for an account's (feedback.py).
+CloseReason = Literal["subsided", "confirmed_resolved", "false_positive", "allowlisted"]
+# The account lifecycle's quiet time, the stage's default when not given one (the setting's
+# default, never the environment: whoever builds the stage passes the configured value).
+DEFAULT_CLOSE_AFTER_SECONDS: float = Settings.model_fields["close_after_seconds"].default
+_SEVERITY_BY_RANK = {s.rank: s for s in Severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +130,12 @@ class Campaign:
     evaluated_at: float = -math.inf  # event time its members were last scored together
     evaluated_size: int = 0
     median_specific: float = 0.0  # members' typical own evidence, as of evaluated_at
+    alert_score: float = 0.0  # the score of the last revision that scored it (for the closing)
+    verdict: str | None = None  # the latest analyst verdict on this campaign's alert_id
+    closed_at: float | None = None  # event time its closing revision was emitted; None = open
+    # Newest fingerprint time of a member as far as the stage noticed (a lower bound after a
+    # merge; checked against the members before closing). Not checkpointed: rebuilt on restore.
+    last_seen: float = -math.inf
 
 
 class CoordinationChanges(NamedTuple):
@@ -134,14 +158,28 @@ class CoordinationStage:
     changelog off) nothing is noted and nothing accumulates.
     """
 
-    def __init__(self, policy: AlertPolicy, ttl_seconds: float, detector_version: str) -> None:
+    def __init__(
+        self,
+        policy: AlertPolicy,
+        ttl_seconds: float,
+        detector_version: str,
+        close_after_seconds: float = DEFAULT_CLOSE_AFTER_SECONDS,
+    ) -> None:
         self._policy = policy
         self._ttl = ttl_seconds
         self._version = detector_version
+        # A campaign closes before its members could expire, so every alerted one gets a closing.
+        self._close_after = min(close_after_seconds, ttl_seconds)
+        # A closed campaign's record outlives its members; afterwards a new campaign's id is past
+        # its bucket anyway (``_new_campaign_id``).
+        self._closed_retention = ttl_seconds + policy.cooldown_seconds
         self.members: OrderedDict[str, Member] = OrderedDict()
         self.by_key: dict[tuple[str, int], OrderedDict[str, None]] = {}
         self.campaign_of: dict[str, str] = {}
         self.campaigns: dict[str, Campaign] = {}
+        self.closed: dict[str, Campaign] = {}  # closed episodes (no members), until retention ends
+        self._check_quiet_at = math.inf  # no campaign can close or lapse before this event time
+        self._closed_in: dict[str, set[int | None]] = {}  # partitions of a campaign's members at close
         self.track_changes = False
         self._seq = 0
         self._dirty_members: set[str] = set()
@@ -155,6 +193,7 @@ class CoordinationStage:
     ) -> list[Alert]:
         """Fold one fingerprint (from input ``partition``) in; return the campaign alert it causes."""
         account = fingerprint.account_id
+        closings = self._close_quiet(fingerprint.at, emitted_at)
         self._expire(fingerprint.at)
         previous = self.members.pop(account, None)
         self._seq += 1
@@ -178,12 +217,13 @@ class CoordinationStage:
             self._index(account, key)
         strong, weak = self._linked(account, member)
         if not weak and account not in self.campaign_of:
-            return []
+            return closings
         campaign = self._campaign_for(account, strong, weak)
         if campaign is None:
-            return []
+            return closings
+        campaign.last_seen = max(campaign.last_seen, fingerprint.at)
         alert = self._maybe_alert(campaign, fingerprint.at, emitted_at)
-        return [alert] if alert is not None else []
+        return [*closings, alert] if alert is not None else closings
 
     def _index(self, account: str, key: tuple[str, int]) -> None:
         holders = self.by_key.setdefault(key, OrderedDict())
@@ -271,8 +311,7 @@ class CoordinationStage:
             # campaign stay there (and the new id cannot collide with theirs).
             seed = min(free, key=lambda a: (self.members[a].suspicious_since, a))
             started = self.members[seed].suspicious_since
-            bucket = int(started // self._policy.cooldown_seconds)
-            campaign_id = hashlib.sha256(f"{CATEGORY}\x1f{seed}\x1f{bucket}".encode()).hexdigest()[:32]
+            campaign_id = self._new_campaign_id(seed, started, self.members[account].last_seen)
             campaign = self.campaigns.get(campaign_id) or Campaign(
                 campaign_id, seed, self.members[seed].org_id, started
             )
@@ -352,6 +391,9 @@ class CoordinationStage:
         campaign.alerted_size = max(campaign.alerted_size, size)
         campaign.alert_severity_rank = max(campaign.alert_severity_rank, severity.rank)
         campaign.revision += 1
+        campaign.alert_score = round(score, 4)
+        if campaign.revision == 1:
+            self._check_quiet_at = min(self._check_quiet_at, at + self._close_after)
         requests = sum(m.requests for m in members)
         tokens = sum(m.tokens for m in members)
         shared_kinds = sorted({kind for m in members for kind, _ in m.keys})
@@ -398,7 +440,156 @@ class CoordinationStage:
             ),
             related_accounts=related,
             detector_version=self._version,
+            verdict=_verdict(campaign.verdict),
         )
+
+    def _new_campaign_id(self, seed: str, started: float, at: float) -> str:
+        """The id of a campaign founded at event time ``at`` by ``seed``, suspicious since
+        ``started``: the same for the same seed and onset (a campaign founded again from the same
+        accounts keeps its id), but never a closed campaign's id (the next bucket is taken
+        instead), nor, once that record has lapsed, its bucket (the floor ``at - ttl`` is past
+        it), so a closed ``alert_id`` is never reopened."""
+        cooldown = self._policy.cooldown_seconds
+        bucket = int(max(started, at - self._ttl) // cooldown)
+        while True:
+            campaign_id = hashlib.sha256(f"{CATEGORY}\x1f{seed}\x1f{bucket}".encode()).hexdigest()[:32]
+            if campaign_id not in self.closed:
+                return campaign_id
+            bucket += 1
+
+    # --- the end of a campaign's episode -------------------------------------------------------
+    def _close_quiet(self, now: float, emitted_at: datetime) -> list[Alert]:
+        """Close every alerted campaign none of whose members has been seen for the close delay
+        at event time ``now``, and forget closed records past their retention. Runs only when
+        something can be due (``_check_quiet_at``), so a fingerprint costs O(1) in between."""
+        if now < self._check_quiet_at:
+            return []
+        out: list[Alert] = []
+        next_check = math.inf
+        for campaign in list(self.campaigns.values()):
+            if campaign.revision == 0:
+                continue  # never alerted: nothing to close (its members expire as usual)
+            if now - campaign.last_seen >= self._close_after:
+                # The noted time may trail a member that came in by a merge: ask the members.
+                campaign.last_seen = max(
+                    (self.members[m].last_seen for m in campaign.members if m in self.members),
+                    default=campaign.last_seen,
+                )
+            if now - campaign.last_seen >= self._close_after:
+                out.append(self._close(campaign, self._quiet_reason(campaign), now, emitted_at))
+            else:
+                next_check = min(next_check, campaign.last_seen + self._close_after)
+        for campaign_id, closed in list(self.closed.items()):
+            assert closed.closed_at is not None
+            if now - closed.closed_at >= self._closed_retention:
+                del self.closed[campaign_id]
+                self._closed_in.pop(campaign_id, None)
+                self._touch_campaign(campaign_id)  # tombstoned where it was written
+            else:
+                next_check = min(next_check, closed.closed_at + self._closed_retention)
+        self._check_quiet_at = next_check
+        return out
+
+    @staticmethod
+    def _quiet_reason(campaign: Campaign) -> CloseReason:
+        return "confirmed_resolved" if campaign.verdict == "confirmed" else "subsided"
+
+    def _close(self, campaign: Campaign, reason: CloseReason, at: float, emitted_at: datetime) -> Alert:
+        """The closing revision of an open campaign; its members leave the stage (they found a
+        new campaign if they come back) and it is kept as a closed record."""
+        explanation = {
+            "subsided": f"no member has shown extraction evidence for {self._close_after / 3600:.1f} h",
+            "confirmed_resolved": "confirmed by an analyst; the activity has since subsided",
+            "false_positive": "an analyst marked this campaign a false positive; its members are "
+            "still watched and form a new campaign if they keep showing it",
+            "allowlisted": "an analyst allowlisted this campaign; its members are still watched and "
+            "form a new campaign if they keep showing it",
+        }[reason]
+        campaign.revision += 1
+        alert = self._revision(
+            campaign,
+            Reason(signal="episode_closed", observed=0.0, baseline=0.0, explanation=explanation),
+            at,
+            emitted_at,
+            status_reason=reason,
+        )
+        campaign_id = campaign.campaign_id
+        del self.campaigns[campaign_id]
+        campaign.closed_at = at
+        self.closed[campaign_id] = campaign
+        self._check_quiet_at = min(self._check_quiet_at, at + self._closed_retention)
+        self._touch_campaign(campaign_id)
+        if self.track_changes:
+            self._closed_in[campaign_id] = {
+                self.members[m].partition for m in campaign.members if m in self.members
+            }
+        for account in list(campaign.members):
+            if account in self.members:
+                self._forget(account)
+                self._touch_member(account)
+        campaign.members = set()
+        return alert
+
+    def _revision(
+        self,
+        campaign: Campaign,
+        reason: Reason,
+        at: float,
+        emitted_at: datetime,
+        status_reason: CloseReason | None = None,
+    ) -> Alert:
+        """A revision that is not a new score (a closing, a verdict): the campaign's last score and
+        severity, its members' current totals, and the one reason that says what happened."""
+        live = [self.members[m] for m in campaign.members if m in self.members]
+        requests = sum(m.requests for m in live)
+        tokens = sum(m.tokens for m in live)
+        start = min((m.suspicious_since for m in live), default=campaign.started)
+        related = sorted(a for a in campaign.members if a != campaign.anchor_account and a in self.members)
+        return Alert(
+            alert_id=campaign.campaign_id,
+            revision=campaign.revision,
+            account_id=campaign.anchor_account,
+            org_id=campaign.org_id,
+            detected_at=datetime.fromtimestamp(at, tz=UTC),
+            emitted_at=emitted_at,
+            score=campaign.alert_score,
+            severity=_SEVERITY_BY_RANK.get(campaign.alert_severity_rank, Severity.LOW),
+            category=CATEGORY,
+            reasons=[reason],
+            window=AlertWindow(
+                start=datetime.fromtimestamp(min(start, at), tz=UTC),
+                end=datetime.fromtimestamp(at, tz=UTC),
+                requests=requests,
+                tokens=tokens,
+            ),
+            related_accounts=related[:MAX_RELATED_IN_ALERT],
+            detector_version=self._version,
+            status="open" if status_reason is None else "closed",
+            status_reason=status_reason,
+            verdict=_verdict(campaign.verdict),
+        )
+
+    def apply_verdict(
+        self, alert_id: str, verdict: VerdictKind, at: float, emitted_at: datetime
+    ) -> list[Alert]:
+        """An analyst's verdict on a campaign's ``alert_id``; returns the revision it causes.
+
+        ``confirmed``: a revision carrying the verdict (still open; later revisions carry it
+        too, and its closing says ``confirmed_resolved``). ``false_positive`` / ``allowlisted``:
+        the closing revision, carrying the verdict. Members are never suppressed: their
+        fingerprints keep coming, and if they still show a campaign it is a new one (new
+        ``alert_id``). An unknown or already closed id, or a verdict repeated, gives nothing."""
+        campaign = self.campaigns.get(alert_id)
+        if campaign is None or campaign.revision == 0 or campaign.verdict == verdict:
+            return []
+        campaign.verdict = verdict
+        self._touch_campaign(alert_id)
+        if verdict in ("false_positive", "allowlisted"):
+            return [self._close(campaign, verdict, at, emitted_at)]
+        campaign.revision += 1
+        explanation = "an analyst confirmed this campaign"
+        reason = Reason(signal="analyst_verdict", observed=1.0, baseline=0.0, explanation=explanation)
+        return [self._revision(campaign, reason, at, emitted_at)]
 
     def _expire(self, now: float) -> None:
         horizon = now - self._ttl
@@ -443,6 +634,11 @@ class CoordinationStage:
             now: set[int | None] = set()
             if campaign is not None:
                 now = {self.members[m].partition for m in campaign.members}
+            elif (campaign := self.closed.get(campaign_id)) is not None:
+                # A closed record stays where the campaign was (and where its members last were):
+                # whoever restores one of its members' partitions learns it is closed.
+                now = before | self._closed_in.pop(campaign_id, set())
+            if campaign is not None and now:
                 changes.campaigns.append((campaign, frozenset(now)))
                 self._campaign_written[campaign_id] = now
             changes.removed_campaigns.extend((p, campaign_id) for p in before - now)
@@ -459,11 +655,20 @@ class CoordinationStage:
             self._dirty_members.discard(account)
             self._member_written.pop(account, None)
         for campaign_id in list(self._campaign_written):
-            if campaign_id not in self.campaigns:
+            left = self._campaign_written[campaign_id] - partitions
+            if campaign_id in self.campaigns or (campaign_id in self.closed and left):
+                self._campaign_written[campaign_id] = left
+            else:
                 self._dirty_campaigns.discard(campaign_id)
                 del self._campaign_written[campaign_id]
-            else:
-                self._campaign_written[campaign_id] -= partitions
+        # A closed record of revoked partitions only is the new owner's now.
+        for campaign_id in list(self.closed):
+            if campaign_id not in self._campaign_written and not (
+                self._closed_in.get(campaign_id, set()) - partitions
+            ):
+                del self.closed[campaign_id]
+                self._closed_in.pop(campaign_id, None)
+                self._dirty_campaigns.discard(campaign_id)
         return len(gone)
 
     def restore(
@@ -488,9 +693,15 @@ class CoordinationStage:
                 merged[account] = (member, campaign_id)
                 self._member_written[account] = member.partition
         for campaign_id, (campaign, found_in) in campaigns.items():
-            live_campaign = self.campaigns.get(campaign_id)
+            live_campaign = self.campaigns.get(campaign_id) or self.closed.get(campaign_id)
             if live_campaign is None or campaign_progress(live_campaign) < campaign_progress(campaign):
-                self.campaigns[campaign_id] = campaign
+                self.campaigns.pop(campaign_id, None)
+                self.closed.pop(campaign_id, None)
+                if campaign.closed_at is None:
+                    self.campaigns[campaign_id] = campaign
+                else:
+                    campaign.members = set()
+                    self.closed[campaign_id] = campaign
             self._campaign_written.setdefault(campaign_id, set()).update(found_in)
         self.members = OrderedDict()
         self.by_key = {}
@@ -503,17 +714,25 @@ class CoordinationStage:
                 self._index(account, key)
             if campaign_id is None:
                 continue
+            if campaign_id in self.closed:
+                # Its campaign closed and it left the stage, but its tombstone never arrived.
+                del self.members[account]
+                self._unindex(account, member.keys)
+                self._touch_member(account)
+                continue
             joined = self.campaigns.get(campaign_id)
             if joined is None:
                 self._touch_member(account)  # its campaign's record was lost: rewrite it alone
                 continue
             self.campaign_of[account] = campaign_id
             joined.members.add(account)
+            joined.last_seen = max(joined.last_seen, member.last_seen)
         for campaign_id in list(self.campaigns):
             if not self.campaigns[campaign_id].members:
                 del self.campaigns[campaign_id]
                 self._touch_campaign(campaign_id)  # tombstoned where it was found
         self._seq = max(self._seq, max((m.seq for m in self.members.values()), default=0))
+        self._check_quiet_at = -math.inf  # what the restore brought may be due: look at the next one
 
 
 _NOWHERE: Any = object()  # "never written" (None is a partition: the file source's)
@@ -522,6 +741,10 @@ _NOWHERE: Any = object()  # "never written" (None is a partition: the file sourc
 def campaign_progress(campaign: Campaign) -> tuple[int, float, float]:
     """Orders two copies of one campaign (restored from two partitions): the later state wins."""
     return campaign.revision, campaign.alerted_at, campaign.evaluated_at
+
+
+def _verdict(value: str | None) -> VerdictKind | None:
+    return cast("VerdictKind", value) if value in get_args(VerdictKind) else None
 
 
 def _grew_by_a_fifth(size: int, before: int) -> bool:

@@ -5,7 +5,10 @@ Pure: no Kafka, no I/O. Two kinds of record share one compacted topic, told apar
 * ``member:<account_id>`` → one suspicious account (its latest fingerprint's numbers and hashes,
   when it turned suspicious, its observation number, the campaign it belongs to);
 * ``campaign:<campaign_id>`` → a campaign's alert episode: anchor, start, revision, what its last
-  revision and evaluation were (size, severity, event time), its members' typical evidence.
+  revision and evaluation were (size, severity, score, event time), its members' typical
+  evidence, the analyst verdict on it, and when it closed (``closed_at``; null while open). A
+  closed campaign's record has no members and stays until its retention ends, so a restored
+  stage neither closes it again nor reuses its id.
 
 A campaign's member set is not in its record: it is rebuilt from the member records, so a
 campaign of 2,000 accounts that gains one costs two small records, not one of 2,000 names.
@@ -107,6 +110,9 @@ def encode_campaign(campaign: Campaign) -> bytes:
             "evaluated_at": _time(campaign.evaluated_at),
             "evaluated_size": campaign.evaluated_size,
             "median_specific": campaign.median_specific,
+            "alert_score": campaign.alert_score,
+            "verdict": campaign.verdict,
+            "closed_at": campaign.closed_at,
         }
     )
 
@@ -146,6 +152,11 @@ def _optional(document: dict[str, Any], name: str, kind: type) -> Any:
     if document.get(name, 0) is None:
         return None
     return _field(document, name, kind)
+
+
+def _defaulted(document: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    """An optional field added within version 1: records written before it have the default."""
+    return _optional(document, name, kind) if name in document else default
 
 
 def decode_member(raw: bytes, partition: int | None) -> tuple[Member, str | None]:
@@ -193,4 +204,7 @@ def decode_campaign(campaign_id: str, raw: bytes) -> Campaign:
         evaluated_at=-math.inf if evaluated_at is None else evaluated_at,
         evaluated_size=_field(document, "evaluated_size", int),
         median_specific=_field(document, "median_specific", float),
+        alert_score=_field(document, "alert_score", float) if "alert_score" in document else 0.0,
+        verdict=_defaulted(document, "verdict", str, None),
+        closed_at=_defaulted(document, "closed_at", float, None),
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from detector.events import Alert
 from detector.pipeline.coordination import CoordinationStage, Fingerprint
 from detector.pipeline.decide import AlertPolicy
 
@@ -224,3 +226,138 @@ def test_one_stock_phrase_shared_with_a_campaign_links_nobody_two_do() -> None:
     assert "eval_lab" not in campaign.members
     stage.observe_one(fingerprint("late_member", T0 + 3700, (("template", 11), ("template", 12))), NOW)
     assert "late_member" in campaign.members
+
+
+# --- the end of a campaign's episode ---------------------------------------------------------------
+HOUR = 3600.0
+
+
+def hydra(
+    stage: CoordinationStage, start: float, prefix: str = "acct", size: int = 12, since: float | None = None
+) -> list[Alert]:
+    """``size`` accounts sharing one system prompt, a minute apart from ``start`` (suspicious
+    since ``since``, else since their fingerprint)."""
+    alerts: list[Alert] = []
+    for i in range(size):
+        keys = (("system_prompt", 42), ("network", 1000 + i % 3))
+        sent = fingerprint(f"{prefix}_{i:02d}", start + 60 * i, keys)
+        if since is not None:
+            sent = replace(sent, suspicious_since=since + 60 * i)
+        alerts += stage.observe_one(sent, NOW)
+    return alerts
+
+
+def tick(stage: CoordinationStage, at: float, account: str = "unrelated") -> list[Alert]:
+    """A fingerprint of an unrelated account: the stage's event time moves to ``at``."""
+    return stage.observe_one(fingerprint(account, at, (("network", 77),)), NOW)
+
+
+def test_a_campaign_whose_members_went_quiet_closes_once() -> None:
+    """Once no member has sent a fingerprint for the close delay, the campaign's alert_id gets one
+    closing revision (next revision, status closed, subsided, members named); not before, and
+    never twice."""
+    stage = CoordinationStage(
+        POLICY, ttl_seconds=86_400, detector_version="test", close_after_seconds=6 * HOUR
+    )
+    alerts = hydra(stage, T0)
+    assert alerts
+    last = alerts[-1]
+    quiet_since = T0 + 60 * 11
+    assert tick(stage, quiet_since + 6 * HOUR - 1) == []
+    (closing,) = tick(stage, quiet_since + 6 * HOUR)
+    assert (closing.alert_id, closing.revision) == (last.alert_id, last.revision + 1)
+    assert (closing.status, closing.status_reason) == ("closed", "subsided")
+    assert closing.category == "coordinated_extraction" and closing.score == last.score
+    assert closing.severity == last.severity
+    assert {closing.account_id, *closing.related_accounts} == {f"acct_{i:02d}" for i in range(12)}
+    assert closing.reasons[0].signal == "episode_closed"
+    assert tick(stage, quiet_since + 7 * HOUR) == []
+    assert tick(stage, quiet_since + 20 * HOUR) == []
+    assert not stage.campaigns and not any(a.startswith("acct_") for a in stage.members)
+
+
+def test_one_active_member_keeps_a_campaign_open() -> None:
+    """A campaign closes only when all its members are quiet: one still reporting keeps it open."""
+    stage = CoordinationStage(
+        POLICY, ttl_seconds=86_400, detector_version="test", close_after_seconds=2 * HOUR
+    )
+    alerts = hydra(stage, T0)
+    for hour in range(1, 12):
+        alerts += stage.observe_one(fingerprint("acct_03", T0 + hour * HOUR, (("system_prompt", 42),)), NOW)
+    assert all(a.status == "open" for a in alerts)
+    closing = tick(stage, T0 + 13 * HOUR)
+    assert [a.status_reason for a in closing] == ["subsided"]
+
+
+def test_the_close_delay_is_the_configured_one() -> None:
+    """``close_after_seconds`` sets the quiet time (one hour here, not the six-hour default); a
+    TTL shorter than it closes the campaign before its members could expire unclosed."""
+    for close_after, ttl in ((HOUR, 86_400.0), (6 * HOUR, HOUR)):
+        stage = CoordinationStage(
+            POLICY, ttl_seconds=ttl, detector_version="test", close_after_seconds=close_after
+        )
+        assert hydra(stage, T0)
+        quiet_since = T0 + 60 * 11
+        assert tick(stage, quiet_since + HOUR - 1) == []
+        assert [a.status for a in tick(stage, quiet_since + HOUR)] == ["closed"]
+
+
+def test_members_that_come_back_found_a_new_campaign() -> None:
+    """After the closing, the same accounts showing the same campaign again are a new campaign:
+    a new alert_id starting at revision 1 (a closed alert_id is never reopened), open — also
+    when they still say they have been suspicious since the same time, within the closed
+    record's retention and after it."""
+    for comeback in (8 * HOUR, 3 * 86_400):
+        stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+        first = hydra(stage, T0, since=T0)
+        (closing,) = tick(stage, T0 + 7 * HOUR)
+        again = hydra(stage, T0 + comeback, since=T0)
+        assert again
+        assert first[0].alert_id == closing.alert_id != again[0].alert_id
+        assert again[0].revision == 1 and all(a.status == "open" for a in again)
+        assert {a.alert_id for a in again} == {again[0].alert_id}
+
+
+def test_a_confirmed_campaign_carries_the_verdict_and_closes_resolved() -> None:
+    """``confirmed`` on a campaign's alert_id: a revision carrying the verdict, still open; later
+    revisions carry it too; its closing says confirmed_resolved. Repeating it does nothing."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = hydra(stage, T0)
+    alert_id, revision = alerts[-1].alert_id, alerts[-1].revision
+    (confirmed,) = stage.apply_verdict(alert_id, "confirmed", T0 + HOUR, NOW)
+    assert (confirmed.alert_id, confirmed.revision) == (alert_id, revision + 1)
+    assert (confirmed.status, confirmed.verdict) == ("open", "confirmed")
+    assert confirmed.reasons[0].signal == "analyst_verdict"
+    assert len(confirmed.related_accounts) == 11
+    assert stage.apply_verdict(alert_id, "confirmed", T0 + HOUR, NOW) == []
+    grown = hydra(stage, T0 + HOUR, prefix="more", size=6)
+    assert grown and all(a.verdict == "confirmed" and a.alert_id == alert_id for a in grown)
+    (closing,) = tick(stage, T0 + 9 * HOUR)
+    assert (closing.status_reason, closing.verdict) == ("confirmed_resolved", "confirmed")
+
+
+def test_a_false_positive_closes_the_campaign_but_never_silences_its_members() -> None:
+    """``false_positive`` on a campaign's alert_id closes it (carrying the verdict); members that
+    keep showing the campaign are linked again, as a new campaign with a new alert_id."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = hydra(stage, T0)
+    alert_id = alerts[-1].alert_id
+    (closing,) = stage.apply_verdict(alert_id, "false_positive", T0 + 900, NOW)
+    assert (closing.alert_id, closing.revision) == (alert_id, alerts[-1].revision + 1)
+    assert (closing.status, closing.status_reason, closing.verdict) == (
+        "closed",
+        "false_positive",
+        "false_positive",
+    )
+    assert stage.apply_verdict(alert_id, "false_positive", T0 + 901, NOW) == []
+    assert stage.apply_verdict(alert_id, "confirmed", T0 + 902, NOW) == []
+    again = hydra(stage, T0 + 1000)
+    assert again and again[0].alert_id != alert_id and again[0].verdict is None
+
+
+def test_a_verdict_on_an_id_the_stage_does_not_know_does_nothing() -> None:
+    """An account's alert_id, or any other, is not a campaign's: no revision, no state."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    hydra(stage, T0)
+    assert stage.apply_verdict("0" * 32, "false_positive", T0 + 900, NOW) == []
+    assert len(stage.campaigns) == 1 and not stage.closed

@@ -68,6 +68,9 @@ campaigns = st.builds(
     evaluated_at=st.just(-math.inf) | finite,
     evaluated_size=st.integers(0, 10**6),
     median_specific=finite,
+    alert_score=st.floats(0, 1),
+    verdict=st.none() | st.sampled_from(["confirmed", "false_positive", "allowlisted"]),
+    closed_at=st.none() | finite,
 )
 
 
@@ -259,16 +262,24 @@ def test_a_restored_stage_carries_on_as_if_never_stopped(cut: int, ttl: float) -
 
 
 def test_expired_members_and_campaigns_are_tombstoned() -> None:
-    """Once every member has expired, the compacted changelog holds nothing of the stage."""
+    """Once every member has expired, the log holds only the closed campaigns' records (no
+    members); once their retention (TTL + cooldown) ends too, it holds nothing of the stage."""
     stream = hydra_fingerprints()
     stage, log = tracked_stage(ttl=600), CompactedLog()
-    run(stage, stream, log)
+    alerts = run(stage, stream, log)
     assert any(key.startswith(b"campaign:") for _, key in log.records)
-    late = Fingerprint("late", None, stream[-1][0].at + 10_000, 0.0, 3.0, 1, 1, (("network", 1),))
-    stage.observe_one(late, NOW, 0)
+    late_at = stream[-1][0].at + 10_000
+    late = Fingerprint("late", None, late_at, 0.0, 3.0, 1, 1, (("network", 1),))
+    alerts += stage.observe_one(late, NOW, 0)
     log.checkpoint(stage)
-    assert [key for _, key in log.records] == [member_key("late")]
-    assert not stage.campaigns and set(stage.by_key) == {("network", 1)}
+    closed = {campaign_key(a.alert_id) for a in alerts if a.status == "closed"}
+    assert closed and {key for _, key in log.records} == closed | {member_key("late")}
+    assert all(decode_campaign("c", v).closed_at for (_, k), v in log.records.items() if k in closed)
+    later = Fingerprint("later", None, late_at + 600 + 6 * 3600, 0.0, 3.0, 1, 1, (("network", 1),))
+    assert stage.observe_one(later, NOW, 0) == []
+    log.checkpoint(stage)
+    assert [key for _, key in log.records] == [member_key("later")]
+    assert not stage.campaigns and not stage.closed and set(stage.by_key) == {("network", 1)}
 
 
 def test_a_checkpoint_writes_only_what_changed() -> None:
@@ -337,3 +348,79 @@ def test_an_account_whose_keys_change_is_not_linked_by_its_old_ones() -> None:
     assert set(stage.by_key) == {("template", 2)}
     stage.observe_one(Fingerprint("b", None, T0 + 5_000, T0, 3.0, 1, 1, (("network", 3),)), NOW)
     assert set(stage.by_key) == {("network", 3)}
+
+
+def quiet_then_back() -> list[tuple[Fingerprint, int]]:
+    """The hydras, then seven hours in which only a bystander reports (they close), then the
+    first hydra's accounts back with their old onsets, then more quiet hours (it closes too)."""
+    stream = hydra_fingerprints()
+    end = stream[-1][0].at
+    onset: dict[str, float] = {}
+    for sent, _ in stream:
+        onset.setdefault(sent.account_id, sent.suspicious_since)
+    for hour in range(1, 8):
+        stream.append(
+            (Fingerprint("bystander", None, end + hour * 3600, end, 3.0, 1, 1, (("network", 9),)), 0)
+        )
+    back = end + 8 * 3600
+    for step in range(30):
+        account = f"h1_{step % 14:02d}"
+        keys = (("system_prompt", 1), ("network", 100 + step % 3))
+        at = back + 45 * step
+        sent = Fingerprint(account, None, at, onset[account], 4.0, 10, 9_000, keys)
+        stream.append((sent, zlib.crc32(account.encode()) % PARTITIONS))
+    for hour in range(1, 8):
+        stream.append(
+            (Fingerprint("bystander", None, back + 3000 + hour * 3600, end, 3.0, 1, 1, (("network", 9),)), 0)
+        )
+    return stream
+
+
+@pytest.mark.parametrize("cut", [150, 165, 166, 171, 190, 202, 203])
+def test_a_closing_survives_a_restore_and_is_sent_once(cut: int) -> None:
+    """Campaigns that go quiet close, and members that come back found a new campaign: cut
+    anywhere (before, at and after the closings) and restored from the changelog, the stage sends
+    exactly the uninterrupted stage's alerts — each closing once, no closed alert_id reopened."""
+    stream = quiet_then_back()
+    uninterrupted = run(tracked_stage(), stream, CompactedLog(), batch=1)
+    closings = [a for a in uninterrupted if a.status == "closed"]
+    assert len(closings) == 2 and len({a.alert_id for a in closings}) == len(closings)
+    for closing in closings:
+        assert not [
+            a for a in uninterrupted if a.alert_id == closing.alert_id and a.revision > closing.revision
+        ]
+
+    log = CompactedLog()
+    before = run(first := tracked_stage(), stream[:cut], log, batch=1)
+    del first
+    second = tracked_stage()
+    log.restore_into(second, set(range(PARTITIONS)))
+    after = run(second, stream[cut:], log, batch=1)
+    both = before + after
+    assert alert_view(both) == alert_view(uninterrupted)
+    assert [(a.status, a.status_reason) for a in both] == [(a.status, a.status_reason) for a in uninterrupted]
+
+
+def test_a_member_of_a_closed_campaign_whose_tombstone_was_lost_is_dropped() -> None:
+    """A crash mid-checkpoint can leave a member record naming a campaign whose closed record
+    did arrive: the restore leaves it out (it left the stage at the closing) and tombstones it."""
+    stream = quiet_then_back()[:167]  # up to just after the first closing
+    stage, log = tracked_stage(), CompactedLog()
+    run(stage, stream[:160], log, batch=1)
+    stale = dict(log.records)
+    run(stage, stream[160:], log, batch=1)
+    closed_ids = set(stage.closed)
+    assert closed_ids
+    lost: set[str] = set()
+    for (partition, key), value in stale.items():
+        if key.startswith(b"member:") and decode_member(value, partition)[1] in closed_ids:
+            log.records[(partition, key)] = value  # its tombstone never arrived
+            lost.add(decode_key(key)[1])
+    assert lost
+    restored = tracked_stage()
+    log.restore_into(restored, set(range(PARTITIONS)))
+    assert set(restored.closed) == closed_ids and not restored.campaigns
+    assert not lost & set(restored.members)
+    assert all(lost.isdisjoint(holders) for holders in restored.by_key.values())
+    log.checkpoint(restored)
+    assert not {decode_key(k)[1] for _, k in log.records if k.startswith(b"member:")} & lost
