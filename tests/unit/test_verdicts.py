@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import jsonschema
+import orjson
 import pytest
 
+from detector.events import Alert, Rejected
+from detector.pipeline.coordination import Fingerprint
 from detector.pipeline.state import AccountState
 from detector.pipeline.step import Detector
 from detector.settings import Settings
-from detector.verdicts import DeclarationsFileError, WorkloadDeclaration, parse_declarations
+from detector.verdicts import (
+    AnalystVerdict,
+    DeclarationsFileError,
+    WorkloadDeclaration,
+    decode_feedback,
+    parse_declarations,
+)
+
+NOW = datetime(2026, 1, 2, tzinfo=UTC)
 
 LINE = '{"schema_version": 1, "account_id": "acct_e", "workload": "eval_harness", "until": "2027-01-01T00:00:00Z"}'
 
@@ -50,3 +64,75 @@ def test_a_file_declaration_applies_until_it_expires() -> None:
     assert detector.lifecycle.workload(state, expiry - 1) == "eval_harness"
     assert detector.lifecycle.workload(state, expiry) is None
     assert detector.lifecycle.workload(AccountState("other", None, 0.0), 0.0) is None
+
+
+# --- the committed schemas describe what the worker accepts ----------------------------------------
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+VERDICT = {
+    "schema_version": 1,
+    "account_id": "acct_7",
+    "alert_id": "b27ab8de92a1c5b285e00f8aa388acb0",
+    "verdict": "allowlisted",
+    "until": "2027-01-01T00:00:00Z",
+    "decided_at": 1_790_000_000_000,
+    "note": "our eval lab",
+}
+DECLARATION = {
+    "schema_version": 1,
+    "kind": "declaration",
+    "account_id": "acct_7",
+    "workload": "router",
+    "until": "2027-01-01T00:00:00Z",
+}
+
+
+def schema(name: str) -> jsonschema.Draft202012Validator:
+    document = orjson.loads((SCHEMAS / name).read_bytes())
+    jsonschema.Draft202012Validator.check_schema(document)
+    return jsonschema.Draft202012Validator(document)
+
+
+@pytest.mark.parametrize(
+    ("name", "document"),
+    [("analyst-verdict-v1.schema.json", VERDICT), ("workload-declaration-v1.schema.json", DECLARATION)],
+)
+def test_a_sample_verdict_and_declaration_match_the_committed_schemas(
+    name: str, document: dict[str, Any]
+) -> None:
+    """What a producer writes from the published schema is valid there and decodes on the topic;
+    the same document with a verdict or workload the contract does not know fails both."""
+    validator = schema(name)
+    validator.validate(document)
+    decoded = decode_feedback(orjson.dumps(document), b"acct_7")
+    assert isinstance(decoded, AnalystVerdict | WorkloadDeclaration)
+    field = "verdict" if "verdict" in document else "workload"
+    bad = {**document, field: "maybe"}
+    assert not validator.is_valid(bad)
+    assert isinstance(decode_feedback(orjson.dumps(bad), b"acct_7"), Rejected)
+
+
+def test_a_verdict_naming_a_campaign_never_silences_its_members() -> None:
+    """A false positive keyed by a campaign member and naming the campaign's alert_id: whatever it
+    does to the campaign's episode, the members still reporting and the campaign's newcomers still
+    raise a campaign alert (docs/operations.md, "Verdicts on a campaign")."""
+    detector = Detector(Settings(), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    stage = detector.coordination
+    assert stage is not None
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+
+    def members(at: float, accounts: range) -> list[Alert]:
+        alerts: list[Alert] = []
+        for i in accounts:
+            keys = (("system_prompt", 42), ("network", 1000 + i % 3))
+            alerts += stage.observe_one(
+                Fingerprint(f"acct_{i:02d}", None, at + i, at, 3.0, 10, 9_000, keys), NOW
+            )
+        return alerts
+
+    campaign_id = members(start, range(12))[-1].alert_id
+    verdict = AnalystVerdict(
+        schema_version=1, account_id="acct_00", alert_id=campaign_id, verdict="false_positive"
+    )
+    detector.apply_feedback(verdict)
+    again = members(start + 600, range(24))
+    assert again and all(a.category == "coordinated_extraction" for a in again)
