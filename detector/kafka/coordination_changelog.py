@@ -12,9 +12,10 @@ is ``<group_id>-coordination-campaigns-changelog``). Records (``pipeline/coordin
 A worker therefore restores the suspicious accounts of its own partitions and the campaigns they
 are in; the one-worker deployment that ``inline`` is meant for restores everything.
 
-* **Checkpoint** (``flush``): the members and campaigns changed since the last checkpoint, plus a
-  tombstone for each member that expired and each campaign that was absorbed or emptied; returns
-  once acknowledged. The runner does this before the accounts changelog (step 2 of its commit
+* **Checkpoint** (``flush``): the members and campaigns changed since the last checkpoint (a
+  closed campaign as a record without members, where it was), plus a tombstone for each member
+  that expired or left at its campaign's closing and each campaign that was absorbed, emptied or
+  whose closed record lapsed; returns once acknowledged. The runner does this before the accounts changelog (step 2 of its commit
   order): if a crash cuts step 2 short, the campaigns are the ones ahead, and fingerprints that
   the account stage re-sends for the re-read events fold in again without a new revision.
 * **Restore** (``restore``): a newly assigned partition stays paused until this store (as well as
