@@ -50,10 +50,10 @@ from detector.pipeline.signals.subaccounts import sub_key
 from detector.pipeline.state import WINDOW_BUCKETS, AccountState, AccountStore, DedupWindow
 from detector.pipeline.validate import decode_event
 from detector.settings import Settings
-from detector.verdicts import Feedback, WorkloadDeclaration, decode_feedback
+from detector.verdicts import AnalystVerdict, Feedback, WorkloadDeclaration, decode_feedback
 
 # Template keys a fingerprint carries: a link by templates takes two shared ones (coordination).
-FINGERPRINT_TEMPLATES = 4
+FINGERPRINT_TEMPLATES = 2
 # Expiry sweeps run every this many events; each sweep is O(expired accounts).
 _EXPIRE_EVERY = 1_000
 
@@ -115,7 +115,9 @@ class CoordinationProcessor:
         self, settings: Settings, clock: Callable[[], datetime], detector_version: str = __version__
     ) -> None:
         policy = AlertPolicy.from_settings(settings)
-        self.stage = CoordinationStage(policy, settings.coordination_ttl_seconds, detector_version)
+        self.stage = CoordinationStage(
+            policy, settings.coordination_ttl_seconds, detector_version, settings.close_after_seconds
+        )
         self._clock = clock
 
     @property
@@ -168,7 +170,9 @@ class Detector:
         # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
         # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
         self.coordination = (
-            CoordinationStage(self.policy, settings.coordination_ttl_seconds, detector_version)
+            CoordinationStage(
+                self.policy, settings.coordination_ttl_seconds, detector_version, settings.close_after_seconds
+            )
             if settings.coordination_mode == "inline"
             else None
         )
@@ -276,6 +280,15 @@ class Detector:
             state = partition.accounts.get_or_create(message.account_id, None, at)
         alerts = self.lifecycle.apply(state, message, at, self._clock(), partition.episodes)
         partition.dirty.add(message.account_id)
+        # A verdict on a campaign's alert_id (keyed by one of its members) is the campaign's too,
+        # where the stage runs in this process: a revision carrying it, or its closing.
+        if (
+            self.coordination is not None
+            and isinstance(message, AnalystVerdict)
+            and message.alert_id is not None
+            and message.alert_id in self.coordination.campaigns
+        ):
+            alerts += self.coordination.apply_verdict(message.alert_id, message.verdict, at, self._clock())
         return StepResult(alerts=alerts, account_id=message.account_id)
 
     # --- partition management: what a checkpoint, a restore and a rebalance work with ----------

@@ -131,8 +131,40 @@ def test_a_verdict_naming_a_campaign_never_silences_its_members() -> None:
 
     campaign_id = members(start, range(12))[-1].alert_id
     verdict = AnalystVerdict(
-        schema_version=1, account_id="acct_00", alert_id=campaign_id, verdict="false_positive"
+        schema_version=1,
+        account_id="acct_00",
+        alert_id=campaign_id,
+        verdict="false_positive",
+        decided_at=int((start + 300) * 1000),  # type: ignore[arg-type]  # the wire form (epoch ms)
     )
-    detector.apply_feedback(verdict)
+    closing = detector.apply_feedback(verdict).alerts
+    assert [(a.alert_id, a.status, a.verdict) for a in closing] == [(campaign_id, "closed", "false_positive")]
     again = members(start + 600, range(24))
     assert again and all(a.category == "coordinated_extraction" for a in again)
+    assert all(a.alert_id != campaign_id for a in again), "members still showing it are a new campaign"
+
+
+def test_a_confirmed_campaign_gets_a_revision_carrying_the_verdict() -> None:
+    """An analyst confirms a campaign through the verdicts topic path (keyed by a member): the
+    campaign's next revision says so and stays open."""
+    detector = Detector(Settings(), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    stage = detector.coordination
+    assert stage is not None
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    alerts: list[Alert] = []
+    for i in range(12):
+        keys = (("system_prompt", 42), ("network", 1000 + i % 3))
+        alerts += stage.observe_one(
+            Fingerprint(f"acct_{i:02d}", None, start + i, start, 3.0, 10, 9_000, keys), NOW
+        )
+    last = alerts[-1]
+    verdict = AnalystVerdict(
+        schema_version=1, account_id="acct_03", alert_id=last.alert_id, verdict="confirmed"
+    )
+    (revision,) = detector.apply_feedback(verdict).alerts
+    assert (revision.alert_id, revision.revision, revision.verdict) == (
+        last.alert_id,
+        last.revision + 1,
+        "confirmed",
+    )
+    assert revision.status != "closed"
