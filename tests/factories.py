@@ -99,11 +99,12 @@ def bulk_distillation_stream(
 ) -> list[dict[str, Any]]:
     """A distiller: steady high volume of templated, step-by-step instruction prompts to the cap."""
     rng = random.Random(seed)
-    out = []
+    out: list[dict[str, Any]] = []
     t = START + timedelta(hours=start_hour)
     end = t + timedelta(hours=hours)
     while t < end:
-        task = rng.choice(TASKS)
+        # A crawl never sends the same item twice (it pays for answers it has not got yet).
+        task = f"{rng.choice(TASKS)} (dataset item {len(out) + 1})"
         out.append(
             event(
                 account_id,

@@ -238,6 +238,11 @@ def specific_terms(
         terms.append(
             (LOGIT_SWEEP_WEIGHT * _clip((sweep - 0.5) / 1.0), _reason("logit_bias_sweep", sweep, 0.0, text))
         )
+    # Calls that repeat an earlier prompt at deterministic sampling buy no new answer (a
+    # benchmark re-run): the evidence counts only for the calls that could (signals/novelty.py).
+    harvest_yield = features.get("harvest_yield", 1.0)
+    if harvest_yield < 1.0:
+        terms = [(weight * harvest_yield, reason) for weight, reason in terms]
     return terms
 
 

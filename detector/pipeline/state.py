@@ -30,6 +30,7 @@ from itertools import compress
 from typing import TYPE_CHECKING, overload
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
+from detector.pipeline.signals import novelty
 from detector.pipeline.signals.sequential import is_consistent as cusum_is_consistent
 from detector.pipeline.signals.sketch import is_consistent as sketch_is_consistent
 from detector.pipeline.signals.sketch import statistics as sketch_statistics
@@ -94,6 +95,7 @@ HASH_FIELDS: tuple[str, ...] = (
     "network",
     "user_agent",
     "system_prompt",
+    "request_profile",
 )
 N_DECAYED = len(DECAYED_FIELDS)
 N_REALS = len(REAL_FIELDS)
@@ -125,6 +127,7 @@ _TEMPLATE_REPEAT = REAL_FIELDS.index("template_repeat_share")
 _DUPLICATE = REAL_FIELDS.index("duplicate_prompt_share")
 _DISTILLATION_CALL = REAL_FIELDS.index("distillation_call_share")
 _HARVEST_CALL = CALL_SIGNALS.index("harvest_call_share")
+_LOW_TEMPERATURE = CALL_SIGNALS.index("low_temperature_share")
 _CALL_INDEXES = range(N_CALL)  # the call signals are the first N_CALL reals
 
 _BUCKET_HEAD = COUNTER_FIELDS.index("bucket_head")
@@ -141,6 +144,7 @@ _RECENT = HASH_FIELDS.index("recent_prompt_0")
 _NETWORK = HASH_FIELDS.index("network")
 _USER_AGENT = HASH_FIELDS.index("user_agent")
 _SYSTEM_PROMPT = HASH_FIELDS.index("system_prompt")
+_REQUEST_PROFILE = HASH_FIELDS.index("request_profile")
 
 if TYPE_CHECKING:
     from detector.pipeline.feedback import AccountFeedback
@@ -227,6 +231,7 @@ class AccountState:
         "last_depth",
         "last_scored_at",
         "last_seen",
+        "novelty",
         "org_id",
         "reals",
         "sketch",
@@ -278,12 +283,15 @@ class AccountState:
         self.sketch: array[float] | None = None
         # Lifetime evidence (signals/sequential.py), made when the account first shows any.
         self.cusum: array[float] | None = None
+        # Sampled prompt hashes: repeats at deterministic sampling (signals/novelty.py).
+        self.novelty: array[int] | None = None
 
     @property
-    def infrastructure(self) -> tuple[int, int, int]:
-        """Hashes of the last event's client network, user agent and system prompt (0 = none)."""
+    def infrastructure(self) -> tuple[int, int, int, int]:
+        """Hashes of the last event's client network, user agent, system prompt (0 = none) and
+        request profile."""
         hashes = self.hashes
-        return hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT]
+        return hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT], hashes[_REQUEST_PROFILE]
 
     # --- update ---------------------------------------------------------------------------------
     def update_one(self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float) -> None:
@@ -312,7 +320,9 @@ class AccountState:
         self.total_events += 1
         self.events_since_score += 1
         hashes = self.hashes
-        hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT] = signals.infrastructure
+        hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT], hashes[_REQUEST_PROFILE] = (
+            signals.infrastructure
+        )
         reals[_WEIGHT] += scale
         reals[_TOKEN_WEIGHT] += signals.tokens * scale
         reals[_OUTPUT_WEIGHT] += signals.completion_tokens * scale
@@ -333,6 +343,7 @@ class AccountState:
                 reals[_TEMPLATE_REPEAT] += scale
             if self._remember_prompt(prompt.content_key):
                 reals[_DUPLICATE] += scale
+            self.novelty = novelty.observe_one(self.novelty, prompt.content_key, call[_LOW_TEMPERATURE] > 0.0)
             # One call that is the whole distiller's pattern: reasoning asked for on a templated
             # or instruction task, single-turn, with a harvested (long / capped) answer.
             if call[_HARVEST_CALL] and prompt.cot_elicitation and (prompt.instruction_style or templated):
@@ -437,6 +448,7 @@ class AccountState:
             and len(self.template_keys) == len(self.template_counts) <= TEMPLATE_SLOTS
             and (self.sketch is None or sketch_is_consistent(self.sketch))
             and (self.cusum is None or cusum_is_consistent(self.cusum))
+            and (self.novelty is None or novelty.is_consistent(self.novelty))
         )
 
     def rate_per_hour(
@@ -498,6 +510,7 @@ class AccountState:
             1.0 if run_start >= 0 and run_start - self.first_seen >= MIN_HISTORY_BEFORE_RUN_SECONDS else 0.0
         )
         out.update(sketch_statistics(self.sketch))
+        out["harvest_yield"] = novelty.harvest_yield(self.novelty)
         # The distiller's shape: single-turn calls that ask for reasoning on templated tasks.
         out["distillation_shape"] = (
             out["cot_elicitation_share"]

@@ -11,6 +11,7 @@ instruction moved to an earlier turn, or a prompt padded past a scanner's window
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from detector.simulate.behaviours import PromptSource
@@ -104,6 +105,17 @@ def pad(rng: random.Random, text: str, filler: tuple[str, ...], target_bytes: in
     return f"{head}\n\n{text}" if rng.random() < 0.5 else f"{text}\n\n{head}"
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def unseen_variant(rng: random.Random, text: str, number: int) -> str:
+    """A stand-in for a dataset's next, unseen item, made from one we have: its numbers drawn
+    anew (as an augmented maths or data item), else a dataset-style item number before it."""
+    if _DIGITS.search(text):
+        return _DIGITS.sub(lambda m: str(rng.randint(2, 10 ** len(m.group()) + 8)), text)
+    return f"Q{number}: {text}"
+
+
 @dataclass(slots=True)
 class CrawlSource:
     """A dataset walked in order, each item in one of the campaign's wrappers, then evaded.
@@ -123,12 +135,18 @@ class CrawlSource:
     cursor: int = 0
     languages: tuple[str, ...] = field(default=())
     """Language of each text (translation: the wrapper in the item's language)."""
+    renew: bool = True
+    """Past the first pass, items are edited: a crawl's real dataset is far larger than our
+    sample and never sends an item twice. False for a benchmark that is re-run as it is."""
 
     def next(self, rng: random.Random) -> str:
         """The next unvisited item, wrapped and (if the campaign evades) disguised."""
         index = self.order[self.cursor % len(self.order)]
+        later_pass = self.cursor >= len(self.order)
         self.cursor += 1
         text = self.texts[index]
+        if self.renew and later_pass:
+            text = unseen_variant(rng, text, self.cursor)
         if self.edit:
             text = vary(rng, text)
         evasion = self.evasion

@@ -113,6 +113,28 @@ def test_distillation_shape_scores_high_with_ordered_reasons() -> None:
     assert "peers" in result.reasons[0].explanation
 
 
+def test_a_benchmark_rerun_at_temperature_zero_counts_only_for_what_it_could_harvest() -> None:
+    """The same distillation shape, but 80 % of the calls repeat earlier prompts at temperature
+    0 (harvest yield 0.2): each specific term counts a fifth, and the score falls below alerting."""
+    shape = {
+        "calls_per_hour": 900.0,
+        "output_tokens_per_hour": 3e6,
+        "cot_elicitation_share": 0.95,
+        "instruction_style_share": 0.98,
+        "template_repeat_share": 0.9,
+        "single_turn_share": 1.0,
+        "log_completion_tokens": math.log1p(3000),
+        "log_output_input_ratio": 2.5,
+    }
+    fresh = specific_terms(features(**shape, harvest_yield=1.0), PEERS, -1.0)
+    rerun = specific_terms(features(**shape, harvest_yield=0.2), PEERS, -1.0)
+    assert [reason.signal for _, reason in rerun] == [reason.signal for _, reason in fresh]
+    assert math.isclose(evidence(rerun), 0.2 * evidence(fresh))
+    peers = view(volume_rank=0.999, anomaly_rank=0.99, harvest_rank=0.999)
+    assert assess(features(**shape, harvest_yield=1.0), peers).score > 0.9
+    assert assess(features(**shape, harvest_yield=0.2), peers).score < 0.6
+
+
 def test_logit_probing_scores_high() -> None:
     """One-token answers with 20 top_logprobs and a sweep of logit_bias sizes is extraction."""
     result = assess(
