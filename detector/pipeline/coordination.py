@@ -47,9 +47,20 @@ from detector.verdicts import VerdictKind
 # of a prompt's head or tail) is in between: independent people open or close with the same
 # stock phrase ("Let's think step by step."), so one shared phrase links nobody, two phrases
 # (a whole wrapper, or two of one playbook's wrappers) or a phrase on the same network do.
-KEY_WEIGHTS: dict[str, float] = {"template": 1.5, "system_prompt": 3, "network": 1, "user_agent": 1, "org": 1}
+# A request profile (endpoint, model, sampling parameters; only the rare ones are sent) weighs
+# like a network; a cohort (org-less accounts with one rare profile whose evidence began in the
+# same hours) like a system prompt: it links a hydra spread over networks that share nothing.
+KEY_WEIGHTS: dict[str, float] = {
+    "template": 1.5,
+    "system_prompt": 3,
+    "network": 1,
+    "user_agent": 1,
+    "org": 1,
+    "profile": 1,
+    "cohort": 3,
+}
 # Where a fingerprint is routed (``partition_key``): the kinds one operator's accounts share.
-ROUTING_KINDS = ("system_prompt", "template")
+ROUTING_KINDS = ("system_prompt", "template", "cohort")
 MIN_LINK_WEIGHT = 3
 # Joining an existing campaign takes two links to its members, each of at least two weak keys.
 MIN_JOIN_LINK_WEIGHT = 2
@@ -70,7 +81,7 @@ MIN_SYNCHRONISED = 0.5
 BIAS = 5.0
 CATEGORY = "coordinated_extraction"
 
-KEY_KINDS = ("template", "network", "user_agent", "system_prompt", "org")
+KEY_KINDS = tuple(KEY_WEIGHTS)
 
 # Why a campaign's episode closed (``Alert.status_reason``), as for an account's (feedback.py).
 CloseReason = Literal["subsided", "confirmed_resolved", "false_positive", "allowlisted"]

@@ -83,7 +83,8 @@ class EventSignals(NamedTuple):
     prompt: PromptSignals | None
     tokens: int
     completion_tokens: int
-    infrastructure: tuple[int, int, int]  # hashes of client /24 (or /48), user agent, system prompt
+    # Hashes of client /24 (or /48), user agent, system prompt and request profile.
+    infrastructure: tuple[int, int, int, int]
 
 
 def conversation_depth(event: CallEvent | ApiCallEvent) -> int:
@@ -153,7 +154,24 @@ def event_signals(
         prompt,
         prompt_tokens + completion_tokens,
         completion_tokens,
-        (_network_key(event.client_ip), _text_key(event.user_agent), _text_key(event.system_prompt_hash)),
+        (
+            _network_key(event.client_ip),
+            _text_key(event.user_agent),
+            _text_key(event.system_prompt_hash),
+            _profile_key(event),
+        ),
+    )
+
+
+def _profile_key(event: CallEvent | ApiCallEvent) -> int:
+    """Hash of how the call is made: endpoint, model and the sampling parameters a script fixes
+    once (a campaign's accounts run one script, so they share it even on disjoint networks)."""
+    params = event.params
+    temperature = None if params.temperature is None else round(params.temperature, 2)
+    top_p = None if params.top_p is None else round(params.top_p, 2)
+    return zlib.crc32(
+        f"{event.endpoint}|{event.model}|{params.max_tokens}|{temperature}|{top_p}|{params.n}|"
+        f"{params.stream}|{params.tools > 0}|{params.logprobs}".encode()
     )
 
 

@@ -310,7 +310,8 @@ def _from_v1(account_id: str, values: dict[int, Any]) -> AccountState:
     counters[requests : requests + WINDOW_BUCKETS] = old["bucket_requests"]
     tokens = COUNTER_FIELDS.index("bucket_tokens_0")
     counters[tokens : tokens + WINDOW_BUCKETS] = old["bucket_tokens"]
-    state.hashes = array("I", _u32s(old["recent_prompts"]) + _u32s(old["infrastructure"]))
+    # (Version 1 kept no request profile: 0 until the account's next call.)
+    state.hashes = array("I", [*_u32s(old["recent_prompts"]), *_u32s(old["infrastructure"]), 0])
     templates: dict[int, int] = old["templates"]
     if len(templates) > TEMPLATE_SLOTS:
         raise SnapshotError("too many templates")

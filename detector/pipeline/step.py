@@ -52,6 +52,9 @@ from detector.pipeline.validate import decode_event
 from detector.settings import Settings
 from detector.verdicts import AnalystVerdict, Feedback, WorkloadDeclaration, decode_feedback
 
+# Org-less accounts with one request profile whose evidence began in the same bucket of event
+# time share a "cohort" key.
+ONSET_BUCKET_SECONDS = 3 * 3600.0
 # Template keys a fingerprint carries: a link by templates takes two shared ones (coordination).
 FINGERPRINT_TEMPLATES = 2
 # Expiry sweeps run every this many events; each sweep is O(expired accounts).
@@ -166,6 +169,8 @@ class Detector:
             peer_mean_signals=PEER_MEAN_SIGNALS,
         )
         self.templates = TemplatePrevalence()
+        # The same prevalence count for request profiles (fingerprints skip the common ones).
+        self.profiles = TemplatePrevalence()
         self.policy = AlertPolicy.from_settings(settings)
         # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
         # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
@@ -398,6 +403,7 @@ class Detector:
             and at - state.population_learned_at >= self.settings.population_sample_seconds
         ):
             self.templates.learn_one(state.top_templates(), suspicious)
+            self.profiles.learn_one([state.infrastructure[3]], suspicious)
             # Nor from an account whose own evidence is suspicious though its score is not yet
             # (a quiet campaign member): its shares would raise the peer means it is judged by.
             if assessment.score < self.policy.threshold and not suspicious:
@@ -483,7 +489,7 @@ class Detector:
             return None
         if state.suspicious_since < 0:
             state.suspicious_since = at
-        network, user_agent, system_prompt = state.infrastructure
+        network, user_agent, system_prompt, profile = state.infrastructure
         # Common phrasings shared by many ordinary accounts do not link anyone.
         keys = [
             ("template", key)
@@ -499,6 +505,15 @@ class Detector:
             )
             if key
         ]
+        # How the calls are made, unless many ordinary accounts make them so (an SDK's defaults).
+        if profile and not self.profiles.is_common(profile):
+            if state.org_id:
+                keys.append(("profile", profile))
+            else:
+                # Org-less accounts that make their calls one rare way and turned suspicious in
+                # the same hours: a hydra's members, even on networks that share nothing.
+                onset = int(state.suspicious_since // ONSET_BUCKET_SECONDS)
+                keys.append(("cohort", zlib.crc32(f"{profile}|{onset}".encode())))
         if state.org_id:
             keys.append(("org", zlib.crc32(state.org_id.encode())))
         return Fingerprint(

@@ -184,7 +184,7 @@ TUNING = Split(
         pad_kib=((70.0, 160.0),),
     ),
     bulk_shapes=("steady", "diurnal"),
-    hydra_shapes=("shared_system_prompt", "one_cloud"),
+    hydra_shapes=("shared_system_prompt", "one_cloud", "residential_proxies"),
 )
 
 UNSEEN = Split(

@@ -103,6 +103,7 @@ class WidePlanner(Planner):
         edit: bool = False,
         order: tuple[int, ...] | None = None,
         languages: tuple[str, ...] = (),
+        renew: bool = True,
     ) -> Callable[[], PromptSource]:
         if order is None:
             order = tuple(self.np_rng.permutation(len(texts)).tolist())
@@ -120,6 +121,7 @@ class WidePlanner(Planner):
             pad_bytes,
             0,
             languages,
+            renew,
         )
 
     def _templates(self, low: int = 2, high: int = 4) -> tuple[str, ...]:
@@ -238,6 +240,10 @@ class WidePlanner(Planner):
                 )
             elif variant == "one_cloud":
                 ident = replace(self._new_identity(ua=shared_ua), ips=self.ids.same_prefix(one_net, 1))
+            elif variant == "residential_proxies":
+                # Each member behind its own residential exit with its own browser agent: nothing
+                # of the infrastructure is shared.
+                ident = self._new_identity("access", hosts=rng.randint(2, 4), ua=self.ids.user_agent())
             else:
                 ident = replace(
                     self._new_identity(ua=shared_ua), ips=self.ids.same_prefix(rng.choice(prefixes), 1)
@@ -549,7 +555,7 @@ class WidePlanner(Planner):
                     0.3,
                     style,
                     plan.identity,
-                    self._campaign_crawl(texts, templates),
+                    self._campaign_crawl(texts, templates, renew=False),  # the same benchmark every day
                 )
             )
 
@@ -659,7 +665,7 @@ class WidePlanner(Planner):
             a = lesson + rng.uniform(0, 600)
             b = min(self.t_end, a + rng.uniform(1.0, 2.5) * HOUR_S)
             order = tuple(self.np_rng.permutation(len(assignment)).tolist())
-            prompts = self._campaign_crawl(assignment, templates, edit=True, order=order)
+            prompts = self._campaign_crawl(assignment, templates, edit=True, order=order, renew=False)
             plan.segments.append(
                 Segment(a, b, self._flat(rng.uniform(6, 20), 0.3), 1.5, style, plan.identity, prompts)
             )

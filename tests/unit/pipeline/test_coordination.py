@@ -361,3 +361,22 @@ def test_a_verdict_on_an_id_the_stage_does_not_know_does_nothing() -> None:
     hydra(stage, T0)
     assert stage.apply_verdict("0" * 32, "false_positive", T0 + 900, NOW) == []
     assert len(stage.campaigns) == 1 and not stage.closed
+
+
+def test_a_hydra_sharing_no_infrastructure_links_by_its_request_profile_and_onset() -> None:
+    """Twelve org-less accounts on twelve networks with twelve user agents, no text and no system
+    prompt, but one script's rare request profile and an onset in the same hours (one cohort):
+    one campaign. The same profile held by accounts of twelve organisations links nobody."""
+
+    def run(org_of: list[str | None]) -> CoordinationStage:
+        stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+        for i, org in enumerate(org_of):
+            keys: tuple[tuple[str, int], ...] = (("network", 100 + i), ("user_agent", 200 + i))
+            keys += (("profile", 77), ("org", 300 + i)) if org else (("cohort", 77),)
+            stage.observe_one(fingerprint(f"acct_{i:02d}", T0 + 60 * i, keys, org_id=org), NOW)
+        return stage
+
+    hydra = run([None] * 12)
+    assert [len(c.members) for c in hydra.campaigns.values()] == [12]
+    customers = run([f"org_{i}" for i in range(12)])
+    assert not customers.campaigns

@@ -55,6 +55,12 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
     def text_key(value: str | None) -> int:
         return zlib.crc32(value.encode()) if value else 0
 
+    def profile_key(call: ApiCallEvent) -> int:
+        p = call.params
+        sampling = [None if v is None else round(v, 2) for v in (p.temperature, p.top_p)]
+        fields = [call.endpoint, call.model, p.max_tokens, *sampling, p.n, p.stream, p.tools > 0, p.logprobs]
+        return zlib.crc32("|".join(map(str, fields)).encode())
+
     def network_key(ip: str | None) -> int:
         if not ip:
             return 0
@@ -68,7 +74,12 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
         prompt_signals(normalize_prompt(event.prompt)) if event.prompt else None,
         prompt_tokens + completion_tokens,
         completion_tokens,
-        (network_key(event.client_ip), text_key(event.user_agent), text_key(event.system_prompt_hash)),
+        (
+            network_key(event.client_ip),
+            text_key(event.user_agent),
+            text_key(event.system_prompt_hash),
+            profile_key(event),
+        ),
     )
 
 
