@@ -169,8 +169,9 @@ class Detector:
             peer_mean_signals=PEER_MEAN_SIGNALS,
         )
         self.templates = TemplatePrevalence()
-        # The same prevalence count for request profiles (fingerprints skip the common ones).
-        self.profiles = TemplatePrevalence()
+        # The same prevalence count for networks, user agents and request profiles: one that many
+        # unsuspicious accounts share (an SDK's user agent and defaults, a big NAT) links nobody.
+        self.infrastructure = TemplatePrevalence()
         self.policy = AlertPolicy.from_settings(settings)
         # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
         # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
@@ -403,7 +404,8 @@ class Detector:
             and at - state.population_learned_at >= self.settings.population_sample_seconds
         ):
             self.templates.learn_one(state.top_templates(), suspicious)
-            self.profiles.learn_one([state.infrastructure[3]], suspicious)
+            network, user_agent, _, profile = state.infrastructure
+            self.infrastructure.learn_one([network, user_agent, profile], suspicious)
             # Nor from an account whose own evidence is suspicious though its score is not yet
             # (a quiet campaign member): its shares would raise the peer means it is judged by.
             if assessment.score < self.policy.threshold and not suspicious:
@@ -496,17 +498,16 @@ class Detector:
             for key in state.top_templates(FINGERPRINT_TEMPLATES)
             if not self.templates.is_common(key)
         ]
+        common = self.infrastructure.is_common
         keys += [
             (kind, key)
-            for kind, key in (
-                ("network", network),
-                ("user_agent", user_agent),
-                ("system_prompt", system_prompt),
-            )
-            if key
+            for kind, key in (("network", network), ("user_agent", user_agent))
+            if key and not common(key)
         ]
+        if system_prompt:
+            keys.append(("system_prompt", system_prompt))
         # How the calls are made, unless many ordinary accounts make them so (an SDK's defaults).
-        if profile and not self.profiles.is_common(profile):
+        if profile and not common(profile):
             if state.org_id:
                 keys.append(("profile", profile))
             else:
