@@ -167,3 +167,25 @@ def test_a_query_set_of_bare_passages_is_caught() -> None:
     assert caught
     assert any(reason.signal == "bare_item_share" for reason in caught[0].reasons)
     assert {alert.account_id for alert in alerts} == {"acct_query"}
+
+
+def test_fingerprints_leave_out_infrastructure_that_ordinary_accounts_share() -> None:
+    """A distiller calling through the SDK user agent and the NAT network that 120 ordinary
+    accounts use too: its fingerprints carry neither (they would link it to anyone), but keep
+    its own system prompt and rare request profile."""
+    import zlib
+
+    detector = Detector(Settings(), clock=lambda: FIXED_NOW)
+    distiller = [
+        {**e, "system_prompt_hash": "sp-distiller"}
+        for e in bulk_distillation_stream("acct_x", 3, 4, per_hour=300)
+    ]
+    fingerprints = []
+    for document in by_time(benign_stream(120, 8), distiller):
+        fingerprints += detector.process_one(encode(document)).fingerprints
+    mine = [f for f in fingerprints if f.account_id == "acct_x"]
+    assert mine, "the distiller must reach the coordination stage"
+    kinds = {kind for kind, _ in mine[-1].keys}
+    assert ("user_agent", zlib.crc32(b"openai-python/1.54.0")) not in mine[-1].keys
+    assert "network" not in kinds
+    assert {"system_prompt", "profile"} <= kinds
