@@ -83,8 +83,7 @@ class EventSignals(NamedTuple):
     prompt: PromptSignals | None
     tokens: int
     completion_tokens: int
-    # Hashes of client /24 (or /48), user agent, system prompt and request profile.
-    infrastructure: tuple[int, int, int, int]
+    infrastructure: tuple[int, int, int]  # hashes of client /24 (or /48), user agent, system prompt
 
 
 def conversation_depth(event: CallEvent | ApiCallEvent) -> int:
@@ -154,18 +153,14 @@ def event_signals(
         prompt,
         prompt_tokens + completion_tokens,
         completion_tokens,
-        (
-            _network_key(event.client_ip),
-            _text_key(event.user_agent),
-            _text_key(event.system_prompt_hash),
-            _profile_key(event),
-        ),
+        (_network_key(event.client_ip), _text_key(event.user_agent), _text_key(event.system_prompt_hash)),
     )
 
 
-def _profile_key(event: CallEvent | ApiCallEvent) -> int:
+def profile_key(event: CallEvent | ApiCallEvent) -> int:
     """Hash of how the call is made: endpoint, model and the sampling parameters a script fixes
-    once (a campaign's accounts run one script, so they share it even on disjoint networks)."""
+    once (a campaign's accounts run one script, so they share it even on disjoint networks).
+    Read when the account is scored, not per event: the last call's profile is the account's."""
     params = event.params
     temperature = None if params.temperature is None else round(params.temperature, 2)
     top_p = None if params.top_p is None else round(params.top_p, 2)

@@ -293,6 +293,15 @@ class AccountState:
         hashes = self.hashes
         return hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT], hashes[_REQUEST_PROFILE]
 
+    @property
+    def request_profile(self) -> int:
+        """Hash of how the account's last scored call was made (``features.profile_key``)."""
+        return self.hashes[_REQUEST_PROFILE]
+
+    @request_profile.setter
+    def request_profile(self, key: int) -> None:
+        self.hashes[_REQUEST_PROFILE] = key
+
     # --- update ---------------------------------------------------------------------------------
     def update_one(self, signals: EventSignals, at: float, half_life: float, bucket_seconds: float) -> None:
         """Fold one event in: add its non-zero signals, scaled to the sums' reference time."""
@@ -320,9 +329,7 @@ class AccountState:
         self.total_events += 1
         self.events_since_score += 1
         hashes = self.hashes
-        hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT], hashes[_REQUEST_PROFILE] = (
-            signals.infrastructure
-        )
+        hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT] = signals.infrastructure
         reals[_WEIGHT] += scale
         reals[_TOKEN_WEIGHT] += signals.tokens * scale
         reals[_OUTPUT_WEIGHT] += signals.completion_tokens * scale
@@ -343,7 +350,11 @@ class AccountState:
                 reals[_TEMPLATE_REPEAT] += scale
             if self._remember_prompt(prompt.content_key):
                 reals[_DUPLICATE] += scale
-            self.novelty = novelty.observe_one(self.novelty, prompt.content_key, call[_LOW_TEMPERATURE] > 0.0)
+            # (From the second call on: the many accounts seen once keep no memory at all.)
+            if self.total_events > 1:
+                self.novelty = novelty.observe_one(
+                    self.novelty, prompt.content_key, call[_LOW_TEMPERATURE] > 0.0
+                )
             # One call that is the whole distiller's pattern: reasoning asked for on a templated
             # or instruction task, single-turn, with a harvested (long / capped) answer.
             if call[_HARVEST_CALL] and prompt.cot_elicitation and (prompt.instruction_style or templated):

@@ -17,7 +17,7 @@ from detector import __version__
 from detector.events import Alert, Rejected
 from detector.pipeline.coordination import CoordinationStage, Fingerprint, decode_fingerprint
 from detector.pipeline.decide import AlertPolicy, decide_one
-from detector.pipeline.features import conversation_depth, event_signals
+from detector.pipeline.features import conversation_depth, event_signals, profile_key
 from detector.pipeline.feedback import (
     AlertLifecycle,
     EpisodeIndex,
@@ -255,6 +255,7 @@ class Detector:
         for scored in (state, end_user):
             if scored is None or not self._due_for_scoring(scored, at):
                 continue
+            scored.request_profile = profile_key(event)
             alerts, fingerprint = self._score_and_decide(scored, at, partition)
             result.alerts.extend(alerts)
             if fingerprint is not None:

@@ -55,12 +55,6 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
     def text_key(value: str | None) -> int:
         return zlib.crc32(value.encode()) if value else 0
 
-    def profile_key(call: ApiCallEvent) -> int:
-        p = call.params
-        sampling = [None if v is None else round(v, 2) for v in (p.temperature, p.top_p)]
-        fields = [call.endpoint, call.model, p.max_tokens, *sampling, p.n, p.stream, p.tools > 0, p.logprobs]
-        return zlib.crc32("|".join(map(str, fields)).encode())
-
     def network_key(ip: str | None) -> int:
         if not ip:
             return 0
@@ -74,12 +68,7 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
         prompt_signals(normalize_prompt(event.prompt)) if event.prompt else None,
         prompt_tokens + completion_tokens,
         completion_tokens,
-        (
-            network_key(event.client_ip),
-            text_key(event.user_agent),
-            text_key(event.system_prompt_hash),
-            profile_key(event),
-        ),
+        (network_key(event.client_ip), text_key(event.user_agent), text_key(event.system_prompt_hash)),
     )
 
 
@@ -158,3 +147,18 @@ def test_a_fixed_scaffold_counts_as_one_task() -> None:
     assert event_signals(scaffold, previous_depth=3).call[0] == 1.0
     assert event_signals(scaffold, previous_depth=1).call[0] == 0.0
     assert event_signals(scaffold).call[0] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([None, 0.0, 0.2, 0.7, 1.0, 1.234]), st.sampled_from([None, 256, 4096]), st.booleans())
+def test_the_request_profile_is_how_the_call_is_made(
+    temperature: float | None, max_tokens: int | None, stream: bool
+) -> None:
+    """Two calls with the same endpoint, model and sampling parameters share a profile whatever
+    their text, tokens or timing; changing any parameter changes it."""
+    base = {"temperature": temperature, "max_tokens": max_tokens, "stream": stream}
+    one = ApiCallEvent.model_validate(event("acct_a", prompt="first", params=base))
+    two = ApiCallEvent.model_validate(event("acct_b", prompt="second", completion_tokens=999, params=base))
+    assert features.profile_key(one) == features.profile_key(two)
+    other = ApiCallEvent.model_validate(event("acct_a", params={**base, "n": 2}))
+    assert features.profile_key(other) != features.profile_key(one)
