@@ -182,7 +182,8 @@ class TemplatePrevalence:
     unless that head is rare among ordinary accounts. A campaign's template is the opposite: its
     users are (mostly) the suspicious accounts. Each account is sampled at most once per
     population interval, so one busy account counts once, like one vote. Counts are halved when
-    the table is full, so it stays bounded and follows drift.
+    the table is full, so it stays bounded and follows drift. The same count, in an instance of
+    its own, tells common networks, user agents and request profiles (``Detector.infrastructure``).
     """
 
     def __init__(self, max_keys: int = MAX_TRACKED_TEMPLATES) -> None:
