@@ -374,6 +374,13 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if args.feedback is not None:
         from detector.evaluate_feedback import run_feedback_evaluation
 
+        # The feedback replay is one world of the demo scenario (--seed, --hours, --accounts):
+        # say so rather than silently ignore the flags it does not take.
+        ignored = [flag for flag, value in (("--report", args.report), ("--seeds", args.seeds)) if value]
+        if ignored:
+            print(f"evaluate --feedback does not take {' or '.join(ignored)}", file=sys.stderr)
+            return 2
+
         return run_feedback_evaluation(settings, args)
     from detector.evaluate import evaluate_splits, format_evaluation
 

@@ -72,3 +72,13 @@ def test_evaluate_report_flag_writes_the_page_with_the_baselines(
     assert "Detector next to the baselines" in page and "<td>hst_rates</td>" in page
     assert "camp_bulk_1" in page
     assert "| method |" in capsys.readouterr().out
+
+
+def test_evaluate_feedback_refuses_a_report_it_would_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`evaluate --feedback --report F` exits 2 and says why, instead of silently writing nothing."""
+    out = tmp_path / "page.html"
+    assert _run(["evaluate", "--feedback", "--report", str(out)]) == 2
+    assert "--report" in capsys.readouterr().err
+    assert not out.exists()
