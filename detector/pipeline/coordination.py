@@ -84,7 +84,7 @@ CATEGORY = "coordinated_extraction"
 KEY_KINDS = tuple(KEY_WEIGHTS)
 
 # Why a campaign's episode closed (``Alert.status_reason``), as for an account's (feedback.py).
-CloseReason = Literal["subsided", "confirmed_resolved", "false_positive", "allowlisted"]
+CloseReason = Literal["subsided", "confirmed_resolved", "false_positive", "allowlisted", "superseded"]
 # The account lifecycle's quiet time, the stage's default when not given one (the setting's
 # default, never the environment: whoever builds the stage passes the configured value).
 DEFAULT_CLOSE_AFTER_SECONDS: float = Settings.model_fields["close_after_seconds"].default
@@ -198,6 +198,9 @@ class CoordinationStage:
         # Where each record was last written, so that what moves or goes is tombstoned there.
         self._member_written: dict[str, int | None] = {}
         self._campaign_written: dict[str, set[int | None]] = {}
+        # Alerted campaigns absorbed by another while a fingerprint is folded in, with the id of
+        # the one that continues them: each gets a closing revision (``superseded``).
+        self._merged: list[tuple[Campaign, str]] = []
 
     def observe_one(
         self, fingerprint: Fingerprint, emitted_at: datetime, partition: int | None = None
@@ -230,6 +233,12 @@ class CoordinationStage:
         if not weak and account not in self.campaign_of:
             return closings
         campaign = self._campaign_for(account, strong, weak)
+        if self._merged:
+            closings += [
+                self._close_merged(absorbed, into, fingerprint.at, emitted_at)
+                for absorbed, into in self._merged
+            ]
+            self._merged.clear()
         if campaign is None:
             return closings
         campaign.last_seen = max(campaign.last_seen, fingerprint.at)
@@ -313,6 +322,8 @@ class CoordinationStage:
                     self._touch_member(moved)
                 campaign.members |= absorbed.members
                 self._touch_campaign(campaign.campaign_id)
+                if absorbed.revision > 0:  # downstream has it open: it must hear that it ended
+                    self._merged.append((absorbed, campaign.campaign_id))
             joining = {account}
         elif (
             self._customers(free := {a for a in linked if a not in self.campaign_of} | {account})
@@ -539,6 +550,30 @@ class CoordinationStage:
                 self._forget(account)
                 self._touch_member(account)
         campaign.members = set()
+        return alert
+
+    def _close_merged(self, absorbed: Campaign, into: str, at: float, emitted_at: datetime) -> Alert:
+        """The closing revision of an alerted campaign absorbed by ``into``: its members carry on
+        there (so, unlike ``_close``, they stay), and its id is kept as a closed record."""
+        absorbed.revision += 1
+        explanation = f"merged into campaign {into}, which continues it with its members"
+        alert = self._revision(
+            absorbed,
+            Reason(signal="episode_closed", observed=0.0, baseline=0.0, explanation=explanation),
+            at,
+            emitted_at,
+            status_reason="superseded",
+        )
+        campaign_id = absorbed.campaign_id
+        absorbed.closed_at = at
+        self.closed[campaign_id] = absorbed
+        self._check_quiet_at = min(self._check_quiet_at, at + self._closed_retention)
+        self._touch_campaign(campaign_id)
+        if self.track_changes:
+            self._closed_in[campaign_id] = {
+                self.members[m].partition for m in absorbed.members if m in self.members
+            }
+        absorbed.members = set()
         return alert
 
     def _revision(

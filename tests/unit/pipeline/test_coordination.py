@@ -380,3 +380,33 @@ def test_a_hydra_sharing_no_infrastructure_links_by_its_request_profile_and_onse
     assert [len(c.members) for c in hydra.campaigns.values()] == [12]
     customers = run([f"org_{i}" for i in range(12)])
     assert not customers.campaigns
+
+
+def test_a_campaign_absorbed_by_another_gets_a_closing_revision_naming_its_successor() -> None:
+    """Two campaigns alert on their own; an account linked to both merges them. The younger one,
+    which downstream holds open, gets one closing revision (superseded, naming the survivor) and
+    its id is never reopened; the older one carries on with every member."""
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts = []
+    for i in range(8):
+        alerts += stage.observe_one(
+            fingerprint(f"a_{i}", T0 + 60 * i, (("system_prompt", 1),), specific=4.0), NOW
+        )
+    for i in range(8):
+        alerts += stage.observe_one(
+            fingerprint(f"b_{i}", T0 + 3600 + 60 * i, (("system_prompt", 2),), specific=4.0), NOW
+        )
+    older, younger = sorted({a.alert_id for a in alerts}, key=lambda cid: stage.campaigns[cid].started)
+    last_younger = max(a.revision for a in alerts if a.alert_id == younger)
+    merged = stage.observe_one(
+        fingerprint("bridge", T0 + 7200, (("system_prompt", 1), ("system_prompt", 2)), specific=4.0), NOW
+    )
+    closing = [a for a in merged if a.alert_id == younger]
+    assert [(a.status, a.status_reason, a.revision) for a in closing] == [
+        ("closed", "superseded", last_younger + 1)
+    ]
+    assert older in closing[0].reasons[0].explanation
+    assert younger not in stage.campaigns and younger in stage.closed
+    assert {f"b_{i}" for i in range(8)} | {f"a_{i}" for i in range(8)} <= stage.campaigns[older].members
+    later = stage.observe_one(fingerprint("b_late", T0 + 7300, (("system_prompt", 2),), specific=4.0), NOW)
+    assert all(a.alert_id != younger for a in later)

@@ -153,7 +153,7 @@ def test_a_newer_record_with_extra_fields_is_still_read() -> None:
 
 # --- the stage, checkpointed and restored --------------------------------------------------------
 def hydra_fingerprints() -> list[tuple[Fingerprint, int]]:
-    """Two hydras that later merge through a shared template, a bystander sharing a network,
+    """Two hydras that later merge through shared templates, a bystander sharing a network,
     and members reporting again; each fingerprint with the input partition it came from."""
     out: list[tuple[Fingerprint, int]] = []
     at = T0
@@ -165,11 +165,14 @@ def hydra_fingerprints() -> list[tuple[Fingerprint, int]]:
             account = f"h1_{index:02d}"
         elif step < 110:
             index = step % 12
-            account, keys = f"h2_{index:02d}", (("template", 2), ("network", 200 + index % 2))
+            account, keys = (
+                f"h2_{index:02d}",
+                (("template", 2), ("template", 3), ("network", 200 + index % 2)),
+            )
         else:
             index = step % 20
             account = f"h1_{index:02d}" if step % 2 else f"h2_{index % 12:02d}"
-            keys = (("system_prompt", 1), ("template", 2))
+            keys = (("system_prompt", 1), ("template", 2), ("template", 3))
         if step % 17 == 0:
             account, keys = "bystander", (("network", 100),)
         specific = 2.5 + (zlib.crc32(account.encode()) % 30) / 10
@@ -378,13 +381,15 @@ def quiet_then_back() -> list[tuple[Fingerprint, int]]:
 
 @pytest.mark.parametrize("cut", [150, 165, 166, 171, 190, 202, 203])
 def test_a_closing_survives_a_restore_and_is_sent_once(cut: int) -> None:
-    """Campaigns that go quiet close, and members that come back found a new campaign: cut
+    """The younger hydra, absorbed by the older, closes as superseded; campaigns that go quiet
+    close, and members that come back found a new campaign: cut
     anywhere (before, at and after the closings) and restored from the changelog, the stage sends
     exactly the uninterrupted stage's alerts — each closing once, no closed alert_id reopened."""
     stream = quiet_then_back()
     uninterrupted = run(tracked_stage(), stream, CompactedLog(), batch=1)
     closings = [a for a in uninterrupted if a.status == "closed"]
-    assert len(closings) == 2 and len({a.alert_id for a in closings}) == len(closings)
+    assert [a.status_reason for a in closings] == ["superseded", "subsided", "subsided"]
+    assert len({a.alert_id for a in closings}) == len(closings)
     for closing in closings:
         assert not [
             a for a in uninterrupted if a.alert_id == closing.alert_id and a.revision > closing.revision
