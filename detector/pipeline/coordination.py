@@ -527,24 +527,8 @@ class CoordinationStage:
             "allowlisted": "an analyst allowlisted this campaign; its members are still watched and "
             "form a new campaign if they keep showing it",
         }[reason]
-        campaign.revision += 1
-        alert = self._revision(
-            campaign,
-            Reason(signal="episode_closed", observed=0.0, baseline=0.0, explanation=explanation),
-            at,
-            emitted_at,
-            status_reason=reason,
-        )
-        campaign_id = campaign.campaign_id
-        del self.campaigns[campaign_id]
-        campaign.closed_at = at
-        self.closed[campaign_id] = campaign
-        self._check_quiet_at = min(self._check_quiet_at, at + self._closed_retention)
-        self._touch_campaign(campaign_id)
-        if self.track_changes:
-            self._closed_in[campaign_id] = {
-                self.members[m].partition for m in campaign.members if m in self.members
-            }
+        alert = self._record_closing(campaign, explanation, reason, at, emitted_at)
+        del self.campaigns[campaign.campaign_id]
         for account in list(campaign.members):
             if account in self.members:
                 self._forget(account)
@@ -555,25 +539,33 @@ class CoordinationStage:
     def _close_merged(self, absorbed: Campaign, into: str, at: float, emitted_at: datetime) -> Alert:
         """The closing revision of an alerted campaign absorbed by ``into``: its members carry on
         there (so, unlike ``_close``, they stay), and its id is kept as a closed record."""
-        absorbed.revision += 1
         explanation = f"merged into campaign {into}, which continues it with its members"
+        alert = self._record_closing(absorbed, explanation, "superseded", at, emitted_at)
+        absorbed.members = set()
+        return alert
+
+    def _record_closing(
+        self, campaign: Campaign, explanation: str, reason: CloseReason, at: float, emitted_at: datetime
+    ) -> Alert:
+        """The closing revision itself, and the closed record that keeps its id from being reused
+        (checkpointed where its members' records were)."""
+        campaign.revision += 1
         alert = self._revision(
-            absorbed,
+            campaign,
             Reason(signal="episode_closed", observed=0.0, baseline=0.0, explanation=explanation),
             at,
             emitted_at,
-            status_reason="superseded",
+            status_reason=reason,
         )
-        campaign_id = absorbed.campaign_id
-        absorbed.closed_at = at
-        self.closed[campaign_id] = absorbed
+        campaign_id = campaign.campaign_id
+        campaign.closed_at = at
+        self.closed[campaign_id] = campaign
         self._check_quiet_at = min(self._check_quiet_at, at + self._closed_retention)
         self._touch_campaign(campaign_id)
         if self.track_changes:
             self._closed_in[campaign_id] = {
-                self.members[m].partition for m in absorbed.members if m in self.members
+                self.members[m].partition for m in campaign.members if m in self.members
             }
-        absorbed.members = set()
         return alert
 
     def _revision(
