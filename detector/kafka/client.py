@@ -414,45 +414,69 @@ def _partitions(settings: Settings, topic: str, timeout_s: float) -> set[int]:
 
 
 def create_topics(settings: Settings, partitions: int | None = None, timeout_s: float = 30.0) -> None:
-    """Create the events, alerts, dead-letter, fingerprints (topic mode) and changelog topics
-    (idempotent) and check partition counts. Changelogs are compacted and partitioned like the
-    topic their store's process consumes (which all get the same count here)."""
+    """Create the events, alerts, dead-letter, verdicts, fingerprints (topic mode) and changelog
+    topics (idempotent) and check partition counts.
+
+    A store's changelog and the verdicts topic must be partitioned like the topic their process
+    consumes, so they are sized from that topic as the cluster reports it, not from the setting:
+    an events topic that already exists with another count (made by hand, or auto-created by a
+    broker that creates subscribed topics) then still gets matching changelogs instead of a
+    worker that stops on ``ChangelogTopicError``."""
     count = partitions or settings.topic_partitions
     rf = settings.topic_replication_factor
     admin = KafkaAdminClient(**settings.kafka_common_config())
     try:
-        for name in (
-            settings.events_topic,
-            settings.alerts_topic,
-            settings.dlq_topic,
-            settings.verdicts_topic,
+        events = _create_and_count(admin, settings, settings.events_topic, count, timeout_s)
+        for name, topic_count in (
+            (settings.alerts_topic, count),
+            (settings.dlq_topic, count),
+            (settings.verdicts_topic, events),
         ):
-            _create_topic(admin, NewTopic(name, num_partitions=count, replication_factor=rf))
-        if settings.coordination_mode == "topic":
-            _create_topic(
-                admin, NewTopic(settings.fingerprints_topic, num_partitions=count, replication_factor=rf)
-            )
-        changelogs = [changelog_topic(settings)] if settings.state_changelog else []
-        if settings.coordination_changelog and settings.coordination_mode != "off":
+            _create_topic(admin, NewTopic(name, num_partitions=topic_count, replication_factor=rf))
+        changelogs = [(changelog_topic(settings), events)] if settings.state_changelog else []
+        if settings.coordination_mode != "off" and settings.coordination_changelog:
             # The campaigns store of whoever runs the coordination stage: the workers (inline)
             # or `detector coordinate`, whose group and input are its own (topic mode).
-            owner = coordination_group(settings) if settings.coordination_mode == "topic" else None
-            changelogs.append(changelog_topic(settings, COORDINATION_STORE, group_id=owner))
-        for name in changelogs:
+            if settings.coordination_mode == "topic":
+                fingerprints = _create_and_count(
+                    admin, settings, settings.fingerprints_topic, count, timeout_s
+                )
+                owner = coordination_group(settings)
+                changelogs.append(
+                    (changelog_topic(settings, COORDINATION_STORE, group_id=owner), fingerprints)
+                )
+            else:
+                changelogs.append((changelog_topic(settings, COORDINATION_STORE), events))
+        elif settings.coordination_mode == "topic":
+            _create_and_count(admin, settings, settings.fingerprints_topic, count, timeout_s)
+        for name, topic_count in changelogs:
             _create_topic(
                 admin,
                 NewTopic(
-                    name, num_partitions=count, replication_factor=rf, topic_configs=CHANGELOG_TOPIC_CONFIG
+                    name,
+                    num_partitions=topic_count,
+                    replication_factor=rf,
+                    topic_configs=CHANGELOG_TOPIC_CONFIG,
                 ),
             )
     finally:
         admin.close()
-    found = _partitions(settings, settings.events_topic, timeout_s)
-    if not found:
-        raise KafkaError(f"topic {settings.events_topic} not visible after {timeout_s}s")
-    if len(found) != count:
-        log.warning("partition_count_differs", topic=settings.events_topic, expected=count, actual=len(found))
     check_verdicts_topic(settings, timeout_s=min(timeout_s, 10.0))
+
+
+def _create_and_count(
+    admin: KafkaAdminClient, settings: Settings, name: str, count: int, timeout_s: float
+) -> int:
+    """Create ``name`` with ``count`` partitions unless it exists; the count it really has."""
+    _create_topic(
+        admin, NewTopic(name, num_partitions=count, replication_factor=settings.topic_replication_factor)
+    )
+    found = _partitions(settings, name, timeout_s)
+    if not found:
+        raise KafkaError(f"topic {name} not visible after {timeout_s}s")
+    if len(found) != count:
+        log.warning("partition_count_differs", topic=name, expected=count, actual=len(found))
+    return len(found)
 
 
 def check_verdicts_topic(settings: Settings, timeout_s: float = 0.0) -> bool:

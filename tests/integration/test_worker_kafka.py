@@ -9,8 +9,18 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
 
-from detector.kafka import EventPublisher, KafkaSink, KafkaSource, TopicReader, create_topics
+from detector.kafka import (
+    EventPublisher,
+    KafkaSink,
+    KafkaSource,
+    TopicReader,
+    changelog_topic,
+    coordination_changelog_topic,
+    create_topics,
+)
 from detector.pipeline.step import Detector
 from detector.runner import RunStats, run_loop
 from detector.settings import Settings
@@ -136,3 +146,37 @@ def test_restart_resumes_from_committed_offsets_with_nothing_lost(kafka_settings
     before = {a["alert_id"] for a in alerts[: first_stats.alerts] if a["account_id"] == "acct_x"}
     after = {a["alert_id"] for a in alerts[first_stats.alerts :] if a["account_id"] == "acct_x"}
     assert before & after, "the re-emitted alert should carry the episode's alert_id"
+
+
+def test_create_topics_sizes_changelogs_and_verdicts_like_an_existing_events_topic(
+    kafka_settings: Settings,
+) -> None:
+    """An events topic that already exists with another partition count (made by hand, or
+    auto-created by a broker when a consumer subscribed first) gets changelogs and a verdicts
+    topic with its count, so the worker can restore state for every partition it is given."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
+    admin.create_topics([NewTopic(kafka_settings.events_topic, num_partitions=3, replication_factor=1)])
+    admin.close()
+    create_topics(kafka_settings)  # topic_partitions is 2
+
+    probe = KafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, allow_auto_create_topics=False)
+    try:
+        counts = {
+            name: len(probe.partitions_for_topic(name) or ())
+            for name in (
+                kafka_settings.events_topic,
+                kafka_settings.verdicts_topic,
+                changelog_topic(kafka_settings),
+                coordination_changelog_topic(kafka_settings),
+                kafka_settings.alerts_topic,
+            )
+        }
+    finally:
+        probe.close()
+    assert counts == {
+        kafka_settings.events_topic: 3,
+        kafka_settings.verdicts_topic: 3,
+        changelog_topic(kafka_settings): 3,
+        coordination_changelog_topic(kafka_settings): 3,
+        kafka_settings.alerts_topic: 2,
+    }
