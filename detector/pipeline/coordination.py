@@ -67,8 +67,11 @@ MIN_JOIN_LINK_WEIGHT = 2
 MIN_CAMPAIGN_ACCOUNTS = 5
 MIN_LINKS_TO_JOIN = 2
 # A newcomer must look at least half as suspicious as the campaign's typical member: a campaign
-# runs one playbook, so its members look alike; a bystander sharing a network does not.
+# runs one playbook, so its members look alike; a bystander sharing a network does not. Once
+# the campaign has members enough to show its spread, the newcomer must also lie within it:
+# no lower than ``SPREAD_MADS`` robust standard deviations (1.4826 MAD) below their median.
 CONSISTENCY = 0.5
+SPREAD_MADS = 3.0
 MAX_MEMBERS_PER_KEY = 2_000
 MAX_LINK_CANDIDATES_PER_KEY = 128
 MAX_RELATED_IN_ALERT = 500
@@ -141,6 +144,7 @@ class Campaign:
     evaluated_at: float = -math.inf  # event time its members were last scored together
     evaluated_size: int = 0
     median_specific: float = 0.0  # members' typical own evidence, as of evaluated_at
+    join_floor: float = 0.0  # the least own evidence a newcomer needs, as of evaluated_at
     alert_score: float = 0.0  # the score of the last revision that scored it (for the closing)
     verdict: str | None = None  # the latest analyst verdict on this campaign's alert_id
     closed_at: float | None = None  # event time its closing revision was emitted; None = open
@@ -304,9 +308,7 @@ class CoordinationStage:
         known = {
             cid
             for cid, count in counts.items()
-            if cid != own
-            and count >= MIN_LINKS_TO_JOIN
-            and specific >= CONSISTENCY * self._median_specific(cid)
+            if cid != own and count >= MIN_LINKS_TO_JOIN and specific >= self._join_floor(cid)
         }
         if own is not None:
             known.add(own)
@@ -354,14 +356,14 @@ class CoordinationStage:
         for itself."""
         return len({self.members[a].org_id or f"\x00{a}" for a in accounts if a in self.members})
 
-    def _median_specific(self, campaign_id: str) -> float:
-        """The campaign's typical member evidence; from its last evaluation when there was one
-        (at most ``REEVALUATE_SECONDS`` old), so a join does not sort a big campaign again."""
+    def _join_floor(self, campaign_id: str) -> float:
+        """The least own evidence a newcomer needs to join; from the campaign's last evaluation
+        when there was one (at most ``REEVALUATE_SECONDS`` old), so a join does not sort a big
+        campaign again."""
         campaign = self.campaigns[campaign_id]
         if campaign.evaluated_at > -math.inf:
-            return campaign.median_specific
-        values = sorted(self.members[m].specific for m in campaign.members if m in self.members)
-        return values[len(values) // 2] if values else 0.0
+            return campaign.join_floor
+        return join_floor(sorted(self.members[m].specific for m in campaign.members if m in self.members))
 
     def _maybe_alert(self, campaign: Campaign, at: float, emitted_at: datetime) -> Alert | None:
         # Scoring a campaign walks all its members; between growth steps and renaming it is done
@@ -386,6 +388,7 @@ class CoordinationStage:
         campaign.evaluated_size = size
         ordered = sorted(m.specific for m in members)
         campaign.median_specific = ordered[size // 2]
+        campaign.join_floor = join_floor(ordered)
         mean_specific = sum(ordered) / size
         onsets = sorted(m.suspicious_since for m in members)
         median_onset = onsets[size // 2]
@@ -774,6 +777,23 @@ class CoordinationStage:
 
 
 _NOWHERE: Any = object()  # "never written" (None is a partition: the file source's)
+
+
+def join_floor(ordered: list[float]) -> float:
+    """The least own evidence that is consistent with members whose evidence is ``ordered``
+    (sorted): half their median, and, from ``MIN_CAMPAIGN_ACCOUNTS`` members on, no more than
+    ``SPREAD_MADS`` robust standard deviations below it. The robust spread (median absolute
+    deviation) is the campaign's own, so the rule needs no scale of its own: a tight playbook
+    admits only look-alikes, a varied one admits more."""
+    if not ordered:
+        return 0.0
+    median = ordered[len(ordered) // 2]
+    floor = CONSISTENCY * median
+    if len(ordered) >= MIN_CAMPAIGN_ACCOUNTS:
+        deviations = sorted(abs(value - median) for value in ordered)
+        spread = 1.4826 * deviations[len(deviations) // 2]
+        floor = max(floor, median - SPREAD_MADS * spread)
+    return floor
 
 
 def campaign_progress(campaign: Campaign) -> tuple[int, float, float]:

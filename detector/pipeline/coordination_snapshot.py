@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from detector.pipeline.coordination import KEY_WEIGHTS, Campaign, Member
+from detector.pipeline.coordination import CONSISTENCY, KEY_WEIGHTS, Campaign, Member
 
 MAGIC = b"DC"
 FORMAT_VERSION = 1
@@ -110,6 +110,7 @@ def encode_campaign(campaign: Campaign) -> bytes:
             "evaluated_at": _time(campaign.evaluated_at),
             "evaluated_size": campaign.evaluated_size,
             "median_specific": campaign.median_specific,
+            "join_floor": campaign.join_floor,
             "alert_score": campaign.alert_score,
             "verdict": campaign.verdict,
             "closed_at": campaign.closed_at,
@@ -203,7 +204,9 @@ def decode_campaign(campaign_id: str, raw: bytes) -> Campaign:
         alerted_at=-math.inf if alerted_at is None else alerted_at,
         evaluated_at=-math.inf if evaluated_at is None else evaluated_at,
         evaluated_size=_field(document, "evaluated_size", int),
-        median_specific=_field(document, "median_specific", float),
+        median_specific=(median := _field(document, "median_specific", float)),
+        # Records written before the spread rule: the half-median rule they were made with.
+        join_floor=_defaulted(document, "join_floor", float, CONSISTENCY * median),
         alert_score=_field(document, "alert_score", float) if "alert_score" in document else 0.0,
         verdict=_defaulted(document, "verdict", str, None),
         closed_at=_defaulted(document, "closed_at", float, None),

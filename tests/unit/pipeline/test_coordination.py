@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from detector.events import Alert
-from detector.pipeline.coordination import CoordinationStage, Fingerprint
+from detector.pipeline.coordination import CoordinationStage, Fingerprint, join_floor
 from detector.pipeline.decide import AlertPolicy
 
 POLICY = AlertPolicy(
@@ -410,3 +410,26 @@ def test_a_campaign_absorbed_by_another_gets_a_closing_revision_naming_its_succe
     assert {f"b_{i}" for i in range(8)} | {f"a_{i}" for i in range(8)} <= stage.campaigns[older].members
     later = stage.observe_one(fingerprint("b_late", T0 + 7300, (("system_prompt", 2),), specific=4.0), NOW)
     assert all(a.alert_id != younger for a in later)
+
+
+def test_a_newcomer_outside_the_members_spread_does_not_join() -> None:
+    """Above half the typical member but far below a tight campaign's spread (a tutoring product
+    that shares two of its wrappers' phrases): not one of them. The same newcomer joins a
+    campaign whose members vary as much as it differs; a look-alike of the tight one joins."""
+    tight = [4.0 + 0.05 * (i % 3) for i in range(12)]
+    varied = [2.0 + 0.4 * i for i in range(12)]
+    assert 0.5 * 4.05 < 2.6 < join_floor(sorted(tight))
+    assert join_floor(sorted(varied)) < 2.6
+
+    def named(specifics: list[float], newcomer: float) -> set[str]:
+        stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+        keys = (("template", 11), ("template", 12), ("user_agent", 3))
+        alerts: list[Alert] = []
+        for i, specific in enumerate(specifics):
+            alerts += stage.observe_one(fingerprint(f"acct_{i}", T0 + 60 * i, keys, specific=specific), NOW)
+        alerts += stage.observe_one(fingerprint("newcomer", T0 + 7200, keys, specific=newcomer), NOW)
+        return stage.members.keys() & set(stage.campaign_of)
+
+    assert "newcomer" not in named(tight, 2.6)
+    assert "newcomer" in named(varied, 2.6)
+    assert "newcomer" in named(tight, 3.95)
