@@ -11,6 +11,7 @@ import math
 
 from river import anomaly, stats
 
+from detector.pipeline.signals import form
 from detector.pipeline.state import AccountState
 
 # Fixed scale of each feature for HalfSpaceTrees, which splits the unit cube: volume features
@@ -254,3 +255,54 @@ def learn_own_shape(
     state.own_harvest_baseline = _slow_average(
         state.own_harvest_baseline, features["harvest_call_share"], elapsed, half_life
     )
+
+
+class FormReference:
+    """The population's prompt form (signals/form.py): where ordinary accounts' mean forms lie,
+    how far they spread, and how far from the centre they usually are.
+
+    Learns from the same unsuspicious account snapshots as ``PopulationModel``, each resting on
+    ``form.MIN_PROMPTS`` prompts or more, so an account's distance is ranked against ordinary
+    accounts of a comparable sample size: the calibrated null of the two-sample test. Centre
+    and spread are running moments whose rate is 1/n until it reaches ``fading`` (river's
+    exponentially weighted ones start from zero and take a thousand samples to forget it).
+    """
+
+    MIN_REFERENCE = 200  # snapshots before ranks are given (0.5 until then)
+
+    def __init__(self, fading: float = 0.002) -> None:
+        self.fading = fading
+        self.learned = 0
+        self.centre = [0.0] * form.FORM_SIZE
+        self.variance = [0.0] * form.FORM_SIZE
+        self.distances = Percentile(0.0, math.log1p(10_000.0))
+
+    def _spread(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        # A floor keeps a feature that ordinary accounts barely vary on (digits) from turning
+        # a hair's difference into a large distance.
+        return tuple(self.centre), tuple(max(math.sqrt(var), 0.02) for var in self.variance)
+
+    def score_one(self, means: tuple[float, ...]) -> tuple[float, float, tuple[float, ...]]:
+        """(rank among ordinary accounts, distance, standardised deviation per feature); learns
+        nothing."""
+        deviations = form.deviations(means, *self._spread())
+        value = form.distance(deviations)
+        if self.distances.n < self.MIN_REFERENCE:
+            return 0.5, value, deviations
+        return self.distances.rank_one(math.log1p(value)), value, deviations
+
+    def median_distance(self) -> float:
+        """The ordinary account's distance (quoted as the baseline in reasons)."""
+        return math.expm1(self.distances.quantile(0.5))
+
+    def learn_one(self, means: tuple[float, ...]) -> None:
+        """Fold an unsuspicious account's mean form in (score before learn: its distance is
+        taken against the reference as it was, once there is one)."""
+        if self.learned >= self.MIN_REFERENCE // 4:
+            self.distances.learn_one(math.log1p(form.distance(form.deviations(means, *self._spread()))))
+        self.learned += 1
+        rate = max(1.0 / self.learned, self.fading)
+        for k, value in enumerate(means):
+            delta = value - self.centre[k]
+            self.centre[k] += rate * delta
+            self.variance[k] = (1.0 - rate) * (self.variance[k] + rate * delta * delta)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from detector.events import Reason
 from detector.pipeline.signals import sequential
+from detector.pipeline.signals.form import DEVIATION_FEATURES, TOWARDS_DATA
 
 # Log-odds weight of a share signal per unit of excess over peers (share - peer share).
 SHARE_WEIGHTS: dict[str, float] = {
@@ -57,6 +58,11 @@ SEQUENTIAL_START = sequential.START_AT
 RELIABILITY_CALLS = 8.0
 BARE_ITEM_WEIGHT = 7.0  # per unit of bare-item share above peers (beyond two standard errors)
 MIN_SKETCHED_PROMPTS = 20  # one window's shares count n / (n + this) of their evidence
+# Prompt form unlike ordinary accounts' (signals/form.py): nothing below this rank among them,
+# full weight from one decade further (0.99 -> 0, 0.999 -> 1), in proportion to single-turn calls
+# whose items are sent unwrapped.
+FORM_RANK_FROM = 0.99
+FORM_WEIGHT = 7.0
 # Log-odds at which the fused score is 0.5.
 BIAS = 5.0
 # The signals whose population mean the specific terms compare with (the population keeps these).
@@ -232,6 +238,37 @@ def specific_terms(
                     _reason("bare_item_share", bare, peer_bare, text),
                 )
             )
+    form_rank = features.get("prompt_form_rank", 0.0)
+    if form_rank > FORM_RANK_FROM:
+        strength = _clip((-math.log10(max(1.0 - form_rank, 1e-9)) + math.log10(1.0 - FORM_RANK_FROM)) / 1.0)
+        deviations = sorted(
+            (
+                (features[name], name[len("form_z_") :])
+                for name, direction in zip(DEVIATION_FEATURES, TOWARDS_DATA, strict=True)
+                if direction * features[name] > 0
+            ),
+            key=lambda item: -abs(item[0]),
+        )[:3]
+        distance = features["prompt_form_distance"]
+        median = features.get("prompt_form_median_distance", 0.0)
+        text = (
+            f"its prompts are written unlike ordinary accounts' (distance {distance:,.0f}, further than "
+            f"{form_rank:.1%} of them; median account {median:,.0f}); most unlike in: "
+            + ", ".join(f"{name.replace('_', ' ')} {z:+.1f} sd" for z, name in deviations)
+        )
+        # Items sent as they are, to read the model's answer to each, one per call. Where most
+        # prompts share a repeated wrapper, the form read at their head is the wrapper's (one
+        # choice of one operator: the template evidence judges it), and items wrapped in a
+        # request for reasoning are a benchmark run or the distiller's shape (scored above): the
+        # larger of those shares does not count.
+        wrapped = max(features["cot_elicitation_share"], features["template_repeat_share"])
+        weight = FORM_WEIGHT * strength * features["single_turn_share"]
+        terms.append(
+            (
+                weight * (1.0 - wrapped),
+                _reason("prompt_form", distance, median, text),
+            )
+        )
     sweep = features["logit_bias_sweep"]
     if sweep > 0.5:
         text = f"logit_bias sizes sweep widely (spread {sweep:.2f} in log size), as in logit probing"

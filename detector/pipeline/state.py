@@ -30,6 +30,7 @@ from itertools import compress
 from typing import TYPE_CHECKING, overload
 
 from detector.pipeline.features import CALL_SHARES, CALL_SIGNALS, N_CALL, TEXT_SHARES, EventSignals
+from detector.pipeline.signals import form as prompt_form
 from detector.pipeline.signals import novelty
 from detector.pipeline.signals.sequential import is_consistent as cusum_is_consistent
 from detector.pipeline.signals.sketch import is_consistent as sketch_is_consistent
@@ -227,6 +228,7 @@ class AccountState:
         "end_user_id",
         "events_since_score",
         "feedback",
+        "form",
         "hashes",
         "last_depth",
         "last_scored_at",
@@ -281,6 +283,8 @@ class AccountState:
         self.template_counts = array("q")
         # The prompt-distribution sketch (signals/sketch.py), made on the first prompt with text.
         self.sketch: array[float] | None = None
+        # How its prompts are written, as running means (signals/form.py); same cadence.
+        self.form: array[float] | None = None
         # Lifetime evidence (signals/sequential.py), made when the account first shows any.
         self.cusum: array[float] | None = None
         # Sampled prompt hashes: repeats at deterministic sampling (signals/novelty.py).
@@ -458,6 +462,7 @@ class AccountState:
             and 0 <= self.counters[_RECENT_POS] < RECENT_PROMPTS
             and len(self.template_keys) == len(self.template_counts) <= TEMPLATE_SLOTS
             and (self.sketch is None or sketch_is_consistent(self.sketch))
+            and (self.form is None or prompt_form.is_consistent(self.form))
             and (self.cusum is None or cusum_is_consistent(self.cusum))
             and (self.novelty is None or novelty.is_consistent(self.novelty))
         )
@@ -521,6 +526,7 @@ class AccountState:
             1.0 if run_start >= 0 and run_start - self.first_seen >= MIN_HISTORY_BEFORE_RUN_SECONDS else 0.0
         )
         out.update(sketch_statistics(self.sketch))
+        out["form_prompts"] = prompt_form.prompts_read(self.form)
         out["harvest_yield"] = novelty.harvest_yield(self.novelty)
         # The distiller's shape: single-turn calls that ask for reasoning on templated tasks.
         out["distillation_shape"] = (

@@ -26,6 +26,7 @@ from detector.pipeline.feedback import (
     episode_open,
 )
 from detector.pipeline.learners import (
+    FormReference,
     PopulationModel,
     TemplatePrevalence,
     learn_own_baseline,
@@ -33,6 +34,7 @@ from detector.pipeline.learners import (
     own_surge,
 )
 from detector.pipeline.scoring import (
+    FORM_RANK_FROM,
     PEER_MEAN_SIGNALS,
     Assessment,
     PeerView,
@@ -43,6 +45,7 @@ from detector.pipeline.scoring import (
     reliable_terms,
     specific_terms,
 )
+from detector.pipeline.signals import form as prompt_form
 from detector.pipeline.signals import sequential
 from detector.pipeline.signals import sketch as prompt_sketches
 from detector.pipeline.signals.normalize import normalize_prompt
@@ -172,6 +175,8 @@ class Detector:
         # The same prevalence count for networks, user agents and request profiles: one that many
         # unsuspicious accounts share (an SDK's user agent and defaults, a big NAT) links nobody.
         self.infrastructure = TemplatePrevalence()
+        # How ordinary accounts write their prompts: the null of the prompt-form test.
+        self.form_reference = FormReference()
         self.policy = AlertPolicy.from_settings(settings)
         # In one process (replay, demo, a single worker) the coordination stage runs inline; in a
         # scaled-out group the runner ships StepResult.fingerprints through a topic instead.
@@ -225,10 +230,11 @@ class Detector:
         if ref.offset is not None:
             state.applied_offset = ref.offset
         partition.dirty.add(event.account_id)
-        # 3b. Sketch the account's prompt distribution: every prompt until the sketch is stable,
-        #     then a consecutive pair in every 32 (bounded cost; only the sketch is kept).
+        # 3b. Sketch the account's prompt distribution and form: every prompt until the sketch
+        #     is stable, then a consecutive pair in every 32 (bounded cost; only numbers are kept).
         if text:
             state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events)
+            state.form = prompt_form.observe_one(state.form, text, state.total_events)
         end_user = None
         if event.end_user_id and self.settings.score_end_users:
             end_user = partition.accounts.get_or_create(
@@ -238,6 +244,7 @@ class Detector:
             end_user.update_one(signals, at, self._half_life, self._bucket_seconds)
             if text:
                 end_user.sketch = prompt_sketches.observe_one(end_user.sketch, text, end_user.total_events)
+                end_user.form = prompt_form.observe_one(end_user.form, text, end_user.total_events)
             partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)
@@ -411,6 +418,8 @@ class Detector:
             # (a quiet campaign member): its shares would raise the peer means it is judged by.
             if assessment.score < self.policy.threshold and not suspicious:
                 self.population.learn_one(features)
+                if (form_means := prompt_form.means(state.form)) is not None:
+                    self.form_reference.learn_one(form_means)
             state.population_learned_at = at
         if assessment.score < self.policy.threshold:
             baseline_half_life = self.settings.baseline_half_life_seconds
@@ -543,6 +552,14 @@ class Detector:
         # A declared workload is compared with its kind for the signals that kind shows.
         peer_means = declared_peer_means(population.peer_means_now(), workload)
         own_harvest_baseline = state.own_harvest_baseline if state.baseline_count >= 6 else -1.0
+        # The prompt-form two-sample test, ranked among ordinary accounts (signals/form.py).
+        if (form_means := prompt_form.means(state.form)) is not None:
+            rank, distance, deviations = self.form_reference.score_one(form_means)
+            features["prompt_form_rank"] = rank
+            features["prompt_form_distance"] = distance
+            if rank > FORM_RANK_FROM:  # quoted by the reason only
+                features["prompt_form_median_distance"] = self.form_reference.median_distance()
+            features.update(zip(prompt_form.DEVIATION_FEATURES, deviations, strict=True))
         raw = specific_terms(features, peer_means, own_harvest_baseline)
         raw_evidence = evidence(raw)
         # Lifetime evidence: a CUSUM of the raw evidence per call (made on its first excess).

@@ -15,6 +15,7 @@ from detector.pipeline.scoring import (
     evidence,
     specific_terms,
 )
+from detector.pipeline.signals.form import DEVIATION_FEATURES
 
 PEERS = {
     "cot_elicitation_share": 0.05,
@@ -270,3 +271,30 @@ def test_strong_specific_evidence_is_within_reach_and_none_is_not() -> None:
     assert not can_reach(2.0, 0.5)  # doubled: 4 < BIAS
     assert not can_reach(0.0, 0.5)
     assert below_reach([]).score < 0.01
+
+
+def test_prompts_written_unlike_any_ordinary_account_are_evidence_when_sent_unwrapped() -> None:
+    """A query set's form, rarer than 999 in 1,000 ordinary accounts and sent one item per call,
+    is evidence naming the features; below the 99th percentile, or read off a repeated wrapper
+    (a benchmark harness), or in conversations, it is none."""
+    form = dict.fromkeys(DEVIATION_FEATURES, 0.0)
+    form.update(form_z_bare=6.0, form_z_function_words=-4.0, form_z_question_mark=2.0)
+    base = dict(single_turn_share=1.0, prompt_form_distance=52.0, prompt_form_median_distance=1.2, **form)
+
+    def weight(**values: float) -> float:
+        terms = specific_terms(features(**{**base, **values}), PEERS, -1.0)
+        return sum(w for w, reason in terms if reason.signal == "prompt_form")
+
+    full = weight(prompt_form_rank=0.9995)
+    assert full > 6.0
+    assert 0.0 < weight(prompt_form_rank=0.995) < full
+    assert weight(prompt_form_rank=0.98) == 0.0
+    assert weight(prompt_form_rank=0.9995, template_repeat_share=1.0) == 0.0
+    assert weight(prompt_form_rank=0.9995, single_turn_share=0.0) == 0.0
+    (reason,) = [
+        r
+        for _, r in specific_terms(features(**base, prompt_form_rank=0.9995), PEERS, -1.0)
+        if r.signal == "prompt_form"
+    ]
+    assert reason.observed == 52.0 and reason.baseline == 1.2
+    assert "bare +6.0 sd" in reason.explanation and "question mark" not in reason.explanation

@@ -1,0 +1,254 @@
+"""How an account's prompts are written, tested against how the population's are.
+
+A classic extraction query set is a *sample of a task space*, not a person's requests: passages,
+reviews or news sentences sent bare, random word lists, short factoid questions one after
+another. Their topics are as varied as anyone's, so a topic sketch does not tell them apart; their
+*form* does. Each prompt becomes ``FORM_SIZE`` numbers read from its bounded head (no words are
+kept, only proportions and a length, so nothing is reversible to text):
+
+* ``bare`` — it asks nothing (``sketch.is_bare_item``);
+* ``function_words`` — share of its words that are English function words (natural sentences:
+  ~40-50%; word lists: near 0);
+* ``length`` — log of its word count, scaled to [0, 1] over the words read;
+* ``question_mark`` — it carries a question mark;
+* ``lowercase_start`` — it begins with a lower-case letter (a typed query, a fragment);
+* ``no_end_mark`` — it ends without sentence punctuation;
+* ``capitalised`` — share of its words that are capitalised (names, titles: encyclopedic text);
+* ``digits`` — share of its characters that are digits.
+
+An account keeps the running mean of these (about its last ``RECENT_PROMPTS`` prompts). The
+two-sample statistic is a one-sided squared standardised distance of that mean from the
+population's mean of account means, ``sum_k max(0, d_k (m_k - mu_k) / sd_k)^2``, over the
+features with a direction ``d_k`` in ``TOWARDS_DATA``: toward prompts that are data rather than
+requests (bare, few function words, no question mark, lower-case starts, no end mark). Length,
+capitals and digits say what kind of data, not whether it is data: an eval lab's long questions
+full of numbers are as unusual as a crawl's, and requests all the same, so they are described
+(in a reason) but not counted. Its null is **calibrated on the
+population itself** (``learners.FormReference``): ordinary accounts with at least
+``MIN_PROMPTS`` sketched prompts teach the reference their own distance, and an account is
+judged by its rank among them. Ordinary accounts are topic-focused and differ in style (one
+pastes code, one types lower-case queries), so the null carries that spread, and a rank of
+0.999 means "written less like the population than 999 in 1,000 ordinary accounts", whatever
+the traffic. Alone it says "unusual", so scoring counts it only for single-turn calls.
+
+The same cadence as the topic sketch bounds the cost: every prompt until ``sketch.STABLE_AFTER``,
+then a consecutive pair in every ``sketch.SAMPLE_EVERY``.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+from detector.pipeline.signals.sketch import SKETCH_CHARS, due_after, is_bare_item
+
+FORM_FEATURES: tuple[str, ...] = (
+    "bare",
+    "function_words",
+    "length",
+    "question_mark",
+    "lowercase_start",
+    "no_end_mark",
+    "capitalised",
+    "digits",
+)
+FORM_SIZE = len(FORM_FEATURES)
+# +1 / -1: the direction in which a feature moves when prompts are data rather than requests;
+# 0: not counted in the distance.
+TOWARDS_DATA: tuple[int, ...] = (1, -1, 0, -1, 1, 1, 0, 0)
+# Scoring reads an account's standardised deviation per feature under these names.
+DEVIATION_FEATURES: tuple[str, ...] = tuple(f"form_z_{name}" for name in FORM_FEATURES)
+RECENT_PROMPTS = 64  # the running mean's effective memory, in prompts
+MIN_PROMPTS = 20  # an account's mean is read (and teaches the reference) from this many on
+_MAX_WORDS = 64
+_COUNT = FORM_SIZE  # layout: the means, then the count of prompts folded in
+SIZE = FORM_SIZE + 1
+
+# The commonest English function words (a natural sentence is ~40-50% these).
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "i",
+        "me",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+        "them",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "so",
+        "than",
+        "then",
+        "too",
+        "very",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "each",
+        "some",
+        "such",
+        "only",
+        "own",
+        "same",
+        "into",
+        "about",
+        "over",
+        "after",
+        "before",
+        "under",
+        "again",
+        "further",
+        "once",
+        "up",
+        "down",
+        "out",
+        "off",
+        "just",
+        "also",
+        "more",
+        "most",
+        "other",
+    ]
+)
+_END_MARKS = frozenset(".?!:;)]}\"'\u3002\uff1f\uff01")
+
+
+def prompt_form(text: str) -> tuple[float, ...] | None:
+    """The form vector of one (normalised) prompt, or None when it holds no word."""
+    head = text[:SKETCH_CHARS].strip()
+    words = head.split(None, _MAX_WORDS)[:_MAX_WORDS]
+    if not words:
+        return None
+    count = len(words)
+    function = capitalised = 0
+    for word in words:
+        lowered = word.strip(".,;:!?\"'()[]").lower()
+        if lowered in _FUNCTION_WORDS:
+            function += 1
+        if word[0].isupper():
+            capitalised += 1
+    first = head[0]
+    digits = sum(character.isdigit() for character in head)
+    return (
+        float(is_bare_item(head)),
+        function / count,
+        math.log1p(count) / math.log1p(_MAX_WORDS),
+        float("?" in head or "\uff1f" in head),
+        float(first.isalpha() and first.islower()),
+        float(head[-1] not in _END_MARKS),
+        capitalised / count,
+        digits / len(head),
+    )
+
+
+def new_form() -> array[float]:
+    """An empty account form."""
+    return array("f", [0.0]) * SIZE
+
+
+def is_consistent(form: array[float]) -> bool:
+    """The shape ``observe_one`` relies on (a restored array is checked with this)."""
+    return form.typecode == "f" and len(form) == SIZE and form[_COUNT] >= 0.0
+
+
+def observe_one(form: array[float] | None, text: str, position: int) -> array[float] | None:
+    """The account's form after its prompt number ``position`` (a new one on its first prompt
+    read); only the running means are kept."""
+    if not due_after(0.0 if form is None else form[_COUNT], position):
+        return form
+    vector = prompt_form(text)
+    if vector is None:
+        return form
+    if form is None:
+        form = new_form()
+    count = form[_COUNT] + 1.0
+    form[_COUNT] = min(count, 1e6)
+    rate = 1.0 / min(count, RECENT_PROMPTS)
+    for k, value in enumerate(vector):
+        form[k] += rate * (value - form[k])
+    return form
+
+
+def means(form: array[float] | None) -> tuple[float, ...] | None:
+    """The account's mean form, once it rests on ``MIN_PROMPTS`` prompts (else None)."""
+    if form is None or form[_COUNT] < MIN_PROMPTS:
+        return None
+    return tuple(form[:FORM_SIZE])
+
+
+def prompts_read(form: array[float] | None) -> float:
+    return 0.0 if form is None else float(form[_COUNT])
+
+
+def deviations(
+    account: tuple[float, ...], centre: tuple[float, ...], spread: tuple[float, ...]
+) -> tuple[float, ...]:
+    """Standardised deviation of an account's mean form from the population's, per feature."""
+    return tuple((m - mu) / sd for m, mu, sd in zip(account, centre, spread, strict=True))
+
+
+def distance(deviation: tuple[float, ...]) -> float:
+    """The one-sided distance toward data-like prompts of an account's ``deviations``."""
+    return sum(max(0.0, d * z) ** 2 for d, z in zip(TOWARDS_DATA, deviation, strict=True))
