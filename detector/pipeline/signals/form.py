@@ -64,114 +64,28 @@ _MAX_WORDS = 64
 _COUNT = FORM_SIZE  # layout: the means, then the count of prompts folded in
 SIZE = FORM_SIZE + 1
 
-# The commonest English function words (a natural sentence is ~40-50% these).
-_FUNCTION_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "he",
-        "she",
-        "they",
-        "we",
-        "you",
-        "i",
-        "me",
-        "my",
-        "our",
-        "your",
-        "his",
-        "her",
-        "their",
-        "them",
-        "not",
-        "no",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "should",
-        "may",
-        "might",
-        "must",
-        "shall",
-        "so",
-        "than",
-        "then",
-        "too",
-        "very",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "all",
-        "any",
-        "each",
-        "some",
-        "such",
-        "only",
-        "own",
-        "same",
-        "into",
-        "about",
-        "over",
-        "after",
-        "before",
-        "under",
-        "again",
-        "further",
-        "once",
-        "up",
-        "down",
-        "out",
-        "off",
-        "just",
-        "also",
-        "more",
-        "most",
-        "other",
-    ]
+# The commonest function words of English and of the European languages most often sent (a
+# natural sentence is ~40-50% these): a request in Spanish or German is a sentence too, not a
+# word list. Scripts without spaces read as few long "words" here; their prompts' form rests on
+# the other features.
+_FUNCTION_WORD_TEXT = (
+    # English
+    "a an the and or but if of to in on at by for with from as is are was were be been being "
+    "it its this that these those there here he she they we you i me my our your his her their "
+    "them not no do does did has have had will would can could should may might must shall so "
+    "than then too very what which who whom whose when where why how all any each some such "
+    "only own same into about over after before under again further once up down out off just "
+    "also more most other "
+    # Spanish, Portuguese, Italian, French
+    "el la los las un una unos unas y o de del al en con por para que es son se su sus lo le "
+    "les como mas pero este esta eso muy ya yo tu mi nos os um uma da do das dos na nas em e "
+    "il gli di che non per sono della nel alla et ou des du au aux est sont dans pour sur avec "
+    "ce cette qui ne pas je nous vous ils elle "
+    # German, Dutch
+    "der die das den dem des ein eine einen und oder zu im ist sind nicht mit von auf wie ich "
+    "du wir sie es het een en van op voor niet dat zijn ook"
 )
+_FUNCTION_WORDS = frozenset(_FUNCTION_WORD_TEXT.split())
 _END_MARKS = frozenset(".?!:;)]}\"'\u3002\uff1f\uff01")
 
 

@@ -115,3 +115,19 @@ def test_reading_is_bounded_and_the_form_survives_the_changelog() -> None:
     assert form.prompts_read(state.form) < 32 + 2 * 1000 // 32 + 2
     again = decode_account("acct", encode_account(state))
     assert again.form == state.form
+
+
+def test_a_request_in_another_european_language_is_a_sentence_not_a_word_list() -> None:
+    """Function words are counted in the languages most often sent, so a Spanish or German
+    request reads like an English one, and a word list like neither."""
+    shares = {
+        text: (form.prompt_form(text) or (0.0, 0.0))[1]
+        for text in (
+            "Explica por favor la diferencia entre una lista y una tupla en Python.",
+            "Kannst du mir bitte erklären, wie die Photosynthese in den Blättern funktioniert?",
+            "Explain the difference between a list and a tuple in Python, please.",
+            "lantern quantum meadow violin orbit saddle",
+        )
+    }
+    spanish, german, english, words = shares.values()
+    assert min(spanish, german) > 0.25 and english > 0.25 and words == 0.0
