@@ -89,6 +89,11 @@ class Percentile:
     def n(self) -> float:
         return self._total * self._scale
 
+    @property
+    def width(self) -> float:
+        """One bin's width: ``quantile`` answers with a bin's upper edge."""
+        return self._width
+
     def rank_one(self, value: float) -> float:
         """Share of the reference strictly below ``value``'s bin plus half of its bin."""
         if self._total <= 0.0:
@@ -269,6 +274,7 @@ class FormReference:
     """
 
     MIN_REFERENCE = 200  # snapshots before ranks are given (0.5 until then)
+    REFRESH_EVERY = 64  # learned snapshots between refreshes of the cached rank floor
 
     def __init__(self, fading: float = 0.002) -> None:
         self.fading = fading
@@ -276,20 +282,32 @@ class FormReference:
         self.centre = [0.0] * form.FORM_SIZE
         self.variance = [0.0] * form.FORM_SIZE
         self.distances = Percentile(0.0, math.log1p(10_000.0))
+        self._spread_now: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+        self._floors: dict[float, float] = {}  # rank -> log distance at it, until the refresh
 
     def _spread(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        # A floor keeps a feature that ordinary accounts barely vary on (digits) from turning
-        # a hair's difference into a large distance.
-        return tuple(self.centre), tuple(max(math.sqrt(var), 0.02) for var in self.variance)
+        # Shared between scorings until the next learn_one. A floor keeps a feature that ordinary
+        # accounts barely vary on (digits) from turning a hair's difference into a large distance.
+        if self._spread_now is None:
+            spread = tuple(max(math.sqrt(var), 0.02) for var in self.variance)
+            self._spread_now = (tuple(self.centre), spread)
+        return self._spread_now
 
-    def score_one(self, means: tuple[float, ...]) -> tuple[float, float, tuple[float, ...]]:
+    def score_one(self, means: tuple[float, ...], from_rank: float) -> tuple[float, float, tuple[float, ...]]:
         """(rank among ordinary accounts, distance, standardised deviation per feature); learns
-        nothing."""
+        nothing. A rank below ``from_rank`` is given as 0: most accounts are nowhere near it, and
+        a distance below the cached floor needs no walk through the histogram."""
         deviations = form.deviations(means, *self._spread())
         value = form.distance(deviations)
         if self.distances.n < self.MIN_REFERENCE:
             return 0.5, value, deviations
-        return self.distances.rank_one(math.log1p(value)), value, deviations
+        log_value = math.log1p(value)
+        floor = self._floors.get(from_rank)
+        if floor is None:
+            floor = self._floors[from_rank] = self.distances.quantile(from_rank) - self.distances.width
+        if log_value < floor:
+            return 0.0, value, deviations
+        return self.distances.rank_one(log_value), value, deviations
 
     def median_distance(self) -> float:
         """The ordinary account's distance (quoted as the baseline in reasons)."""
@@ -302,7 +320,13 @@ class FormReference:
             self.distances.learn_one(math.log1p(form.distance(form.deviations(means, *self._spread()))))
         self.learned += 1
         rate = max(1.0 / self.learned, self.fading)
-        for k, value in enumerate(means):
-            delta = value - self.centre[k]
-            self.centre[k] += rate * delta
-            self.variance[k] = (1.0 - rate) * (self.variance[k] + rate * delta * delta)
+        centre = self.centre
+        deltas = [value - mu for value, mu in zip(means, centre, strict=True)]
+        self.centre = [mu + rate * delta for mu, delta in zip(centre, deltas, strict=True)]
+        self.variance = [
+            (1.0 - rate) * (var + rate * delta * delta)
+            for var, delta in zip(self.variance, deltas, strict=True)
+        ]
+        self._spread_now = None
+        if self.learned % self.REFRESH_EVERY == 0:
+            self._floors.clear()

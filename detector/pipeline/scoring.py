@@ -63,6 +63,7 @@ MIN_SKETCHED_PROMPTS = 20  # one window's shares count n / (n + this) of their e
 # whose items are sent unwrapped.
 FORM_RANK_FROM = 0.99
 FORM_WEIGHT = 7.0
+MIN_UNWRAPPED_SINGLE_TURN = 0.05  # the term could add at most 0.35 log-odds below this
 # Log-odds at which the fused score is 0.5.
 BIAS = 5.0
 # The signals whose population mean the specific terms compare with (the population keeps these).
@@ -261,11 +262,9 @@ def specific_terms(
         # choice of one operator: the template evidence judges it), and items wrapped in a
         # request for reasoning are a benchmark run or the distiller's shape (scored above): the
         # larger of those shares does not count.
-        wrapped = max(features["cot_elicitation_share"], features["template_repeat_share"])
-        weight = FORM_WEIGHT * strength * features["single_turn_share"]
         terms.append(
             (
-                weight * (1.0 - wrapped),
+                FORM_WEIGHT * strength * unwrapped_single_turn(features),
                 _reason("prompt_form", distance, median, text),
             )
         )
@@ -281,6 +280,14 @@ def specific_terms(
     if harvest_yield < 1.0:
         terms = [(weight * harvest_yield, reason) for weight, reason in terms]
     return terms
+
+
+def unwrapped_single_turn(features: dict[str, float]) -> float:
+    """The share of calls the prompt-form term counts for: single-turn, and neither under a
+    repeated wrapper nor asking for reasoning (see ``specific_terms``). Below
+    ``MIN_UNWRAPPED_SINGLE_TURN`` the worker does not even rank the account's form."""
+    wrapped = max(features["cot_elicitation_share"], features["template_repeat_share"])
+    return features["single_turn_share"] * (1.0 - wrapped)
 
 
 def reliable_terms(

@@ -35,6 +35,7 @@ from detector.pipeline.learners import (
 )
 from detector.pipeline.scoring import (
     FORM_RANK_FROM,
+    MIN_UNWRAPPED_SINGLE_TURN,
     PEER_MEAN_SIGNALS,
     Assessment,
     PeerView,
@@ -44,6 +45,7 @@ from detector.pipeline.scoring import (
     evidence,
     reliable_terms,
     specific_terms,
+    unwrapped_single_turn,
 )
 from detector.pipeline.signals import form as prompt_form
 from detector.pipeline.signals import sequential
@@ -232,9 +234,10 @@ class Detector:
         partition.dirty.add(event.account_id)
         # 3b. Sketch the account's prompt distribution and form: every prompt until the sketch
         #     is stable, then a consecutive pair in every 32 (bounded cost; only numbers are kept).
-        if text:
-            state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events)
-            state.form = prompt_form.observe_one(state.form, text, state.total_events)
+        if text and prompt_sketches.due(state.sketch, state.total_events):
+            bare = prompt_sketches.is_bare_item(text)
+            state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events, bare)
+            state.form = prompt_form.observe_one(state.form, text, bare)
         end_user = None
         if event.end_user_id and self.settings.score_end_users:
             end_user = partition.accounts.get_or_create(
@@ -242,9 +245,12 @@ class Detector:
             )
             end_user.end_user_id = event.end_user_id
             end_user.update_one(signals, at, self._half_life, self._bucket_seconds)
-            if text:
-                end_user.sketch = prompt_sketches.observe_one(end_user.sketch, text, end_user.total_events)
-                end_user.form = prompt_form.observe_one(end_user.form, text, end_user.total_events)
+            if text and prompt_sketches.due(end_user.sketch, end_user.total_events):
+                bare = prompt_sketches.is_bare_item(text)
+                end_user.sketch = prompt_sketches.observe_one(
+                    end_user.sketch, text, end_user.total_events, bare
+                )
+                end_user.form = prompt_form.observe_one(end_user.form, text, bare)
             partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)
@@ -553,8 +559,10 @@ class Detector:
         peer_means = declared_peer_means(population.peer_means_now(), workload)
         own_harvest_baseline = state.own_harvest_baseline if state.baseline_count >= 6 else -1.0
         # The prompt-form two-sample test, ranked among ordinary accounts (signals/form.py).
-        if (form_means := prompt_form.means(state.form)) is not None:
-            rank, distance, deviations = self.form_reference.score_one(form_means)
+        if (form_means := prompt_form.means(state.form)) is not None and unwrapped_single_turn(
+            features
+        ) >= MIN_UNWRAPPED_SINGLE_TURN:
+            rank, distance, deviations = self.form_reference.score_one(form_means, FORM_RANK_FROM)
             features["prompt_form_rank"] = rank
             features["prompt_form_distance"] = distance
             if rank > FORM_RANK_FROM:  # quoted by the reason only

@@ -12,18 +12,15 @@ kept, only proportions and a length, so nothing is reversible to text):
 * ``length`` — log of its word count, scaled to [0, 1] over the words read;
 * ``question_mark`` — it carries a question mark;
 * ``lowercase_start`` — it begins with a lower-case letter (a typed query, a fragment);
-* ``no_end_mark`` — it ends without sentence punctuation;
-* ``capitalised`` — share of its words that are capitalised (names, titles: encyclopedic text);
-* ``digits`` — share of its characters that are digits.
+* ``no_end_mark`` — it ends without sentence punctuation.
 
 An account keeps the running mean of these (about its last ``RECENT_PROMPTS`` prompts). The
 two-sample statistic is a one-sided squared standardised distance of that mean from the
 population's mean of account means, ``sum_k max(0, d_k (m_k - mu_k) / sd_k)^2``, over the
 features with a direction ``d_k`` in ``TOWARDS_DATA``: toward prompts that are data rather than
-requests (bare, few function words, no question mark, lower-case starts, no end mark). Length,
-capitals and digits say what kind of data, not whether it is data: an eval lab's long questions
-full of numbers are as unusual as a crawl's, and requests all the same, so they are described
-(in a reason) but not counted. Its null is **calibrated on the
+requests (bare, few function words, no question mark, lower-case starts, no end mark). Length
+says what kind of data, not whether it is data (an eval lab's long questions are as unusual as a
+crawl's passages, and requests all the same), so it is kept but not counted. Its null is **calibrated on the
 population itself** (``learners.FormReference``): ordinary accounts with at least
 ``MIN_PROMPTS`` sketched prompts teach the reference their own distance, and an account is
 judged by its rank among them. Ordinary accounts are topic-focused and differ in style (one
@@ -31,8 +28,9 @@ pastes code, one types lower-case queries), so the null carries that spread, and
 0.999 means "written less like the population than 999 in 1,000 ordinary accounts", whatever
 the traffic. Alone it says "unusual", so scoring counts it only for single-turn calls.
 
-The same cadence as the topic sketch bounds the cost: every prompt until ``sketch.STABLE_AFTER``,
-then a consecutive pair in every ``sketch.SAMPLE_EVERY``.
+The topic sketch's cadence bounds the cost (the caller reads a prompt's form when the sketch
+is due): every prompt until ``sketch.STABLE_AFTER``, then a consecutive pair in every
+``sketch.SAMPLE_EVERY``.
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ from __future__ import annotations
 import math
 from array import array
 
-from detector.pipeline.signals.sketch import SKETCH_CHARS, due_after, is_bare_item
+from detector.pipeline.signals.sketch import SKETCH_CHARS, is_bare_item
 
 FORM_FEATURES: tuple[str, ...] = (
     "bare",
@@ -49,13 +47,11 @@ FORM_FEATURES: tuple[str, ...] = (
     "question_mark",
     "lowercase_start",
     "no_end_mark",
-    "capitalised",
-    "digits",
 )
 FORM_SIZE = len(FORM_FEATURES)
 # +1 / -1: the direction in which a feature moves when prompts are data rather than requests;
 # 0: not counted in the distance.
-TOWARDS_DATA: tuple[int, ...] = (1, -1, 0, -1, 1, 1, 0, 0)
+TOWARDS_DATA: tuple[int, ...] = (1, -1, 0, -1, 1, 1)
 # Scoring reads an account's standardised deviation per feature under these names.
 DEVIATION_FEATURES: tuple[str, ...] = tuple(f"form_z_{name}" for name in FORM_FEATURES)
 RECENT_PROMPTS = 64  # the running mean's effective memory, in prompts
@@ -86,34 +82,41 @@ _FUNCTION_WORD_TEXT = (
     "du wir sie es het een en van op voor niet dat zijn ook"
 )
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORD_TEXT.split())
+_PUNCTUATION_TO_SPACE = str.maketrans(dict.fromkeys(".,;:!?\"'()[]{}", " "))
+_PUNCTUATION_BYTES = bytes.maketrans(b".,;:!?\"'()[]{}", b" " * 14)
+_FUNCTION_WORD_BYTES = frozenset(word.encode() for word in _FUNCTION_WORDS if word.isascii())
 _END_MARKS = frozenset(".?!:;)]}\"'\u3002\uff1f\uff01")
 
 
-def prompt_form(text: str) -> tuple[float, ...] | None:
-    """The form vector of one (normalised) prompt, or None when it holds no word."""
+def prompt_form(text: str, bare_item: bool | None = None) -> tuple[float, ...] | None:
+    """The form vector of one (normalised) prompt, or None when it holds no word;
+    ``bare_item`` is ``sketch.is_bare_item`` of it when the caller has it.
+
+    Every count is one C-level pass (``split``, ``translate``, ``map``): this runs on each
+    sketched prompt, and a Python loop over its characters would cost more than the sketch.
+    ASCII text, nearly all of it, is counted as bytes (a 256-entry table instead of a dict)."""
     head = text[:SKETCH_CHARS].strip()
-    words = head.split(None, _MAX_WORDS)[:_MAX_WORDS]
-    if not words:
+    if not head:
         return None
+    if head.isascii():
+        words: list[bytes] | list[str] = (
+            head.encode().lower().translate(_PUNCTUATION_BYTES).split(None, _MAX_WORDS)[:_MAX_WORDS]
+        )
+        function = sum(map(_FUNCTION_WORD_BYTES.__contains__, words))
+    else:
+        words = head.lower().translate(_PUNCTUATION_TO_SPACE).split(None, _MAX_WORDS)[:_MAX_WORDS]
+        function = sum(map(_FUNCTION_WORDS.__contains__, words))
     count = len(words)
-    function = capitalised = 0
-    for word in words:
-        lowered = word.strip(".,;:!?\"'()[]").lower()
-        if lowered in _FUNCTION_WORDS:
-            function += 1
-        if word[0].isupper():
-            capitalised += 1
+    if not count:
+        return None
     first = head[0]
-    digits = sum(character.isdigit() for character in head)
     return (
-        float(is_bare_item(head)),
+        float(is_bare_item(head) if bare_item is None else bare_item),
         function / count,
         math.log1p(count) / math.log1p(_MAX_WORDS),
         float("?" in head or "\uff1f" in head),
         float(first.isalpha() and first.islower()),
         float(head[-1] not in _END_MARKS),
-        capitalised / count,
-        digits / len(head),
     )
 
 
@@ -127,21 +130,19 @@ def is_consistent(form: array[float]) -> bool:
     return form.typecode == "f" and len(form) == SIZE and form[_COUNT] >= 0.0
 
 
-def observe_one(form: array[float] | None, text: str, position: int) -> array[float] | None:
-    """The account's form after its prompt number ``position`` (a new one on its first prompt
-    read); only the running means are kept."""
-    if not due_after(0.0 if form is None else form[_COUNT], position):
-        return form
-    vector = prompt_form(text)
+def observe_one(form: array[float] | None, text: str, bare_item: bool | None = None) -> array[float] | None:
+    """The account's form after one more prompt read (a new one on its first); only the running
+    means are kept. Called on the prompts the topic sketch reads (``sketch.due``), so that the
+    two share one bounded cadence."""
+    vector = prompt_form(text, bare_item)
     if vector is None:
         return form
     if form is None:
         form = new_form()
     count = form[_COUNT] + 1.0
-    form[_COUNT] = min(count, 1e6)
     rate = 1.0 / min(count, RECENT_PROMPTS)
-    for k, value in enumerate(vector):
-        form[k] += rate * (value - form[k])
+    form[:FORM_SIZE] = array("f", [m + rate * (v - m) for m, v in zip(form[:FORM_SIZE], vector, strict=True)])
+    form[_COUNT] = min(count, 1e6)
     return form
 
 

@@ -177,7 +177,9 @@ def sketch_one(
     sketch[_HAS_PREVIOUS] = 1.0
 
 
-def observe_one(sketch: array[float] | None, text: str, position: int) -> array[float] | None:
+def observe_one(
+    sketch: array[float] | None, text: str, position: int, bare_item: bool | None = None
+) -> array[float] | None:
     """The account's sketch after its prompt number ``position`` (a new one on its first
     sketched prompt); ``text`` is the prompt as ``normalize_prompt`` gives it, read in memory,
     and only its sketch is kept."""
@@ -189,7 +191,7 @@ def observe_one(sketch: array[float] | None, text: str, position: int) -> array[
     if sketch is None:
         sketch = new_sketch()
     follows = sketch[_COUNT] < STABLE_AFTER or position % SAMPLE_EVERY == 1
-    sketch_one(sketch, vector, follows, is_bare_item(text))
+    sketch_one(sketch, vector, follows, is_bare_item(text) if bare_item is None else bare_item)
     return sketch
 
 

@@ -4,13 +4,15 @@ a query set (pure or mixed in) told from a person's requests."""
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from detector.pipeline.learners import FormReference
 from detector.pipeline.signals import form
 from detector.pipeline.signals.normalize import normalize_prompt
 from detector.pipeline.snapshot import decode_account, encode_account
-from detector.pipeline.state import AccountState
-from tests.factories import ORGANIC_PROMPTS
+from detector.pipeline.step import Detector
+from detector.settings import Settings
+from tests.factories import ORGANIC_PROMPTS, START, encode, event
 
 WORDS = [
     "river",
@@ -36,8 +38,8 @@ PASSAGES = [
 
 def account_form(prompts: list[str]) -> tuple[float, ...]:
     state = None
-    for position, prompt in enumerate(prompts, start=1):
-        state = form.observe_one(state, normalize_prompt(prompt), position)
+    for prompt in prompts:
+        state = form.observe_one(state, normalize_prompt(prompt))
     means = form.means(state)
     assert means is not None
     return means
@@ -59,7 +61,7 @@ def reference(rng: random.Random, accounts: int = 400) -> FormReference:
 
 
 def test_a_prompt_form_keeps_proportions_not_words() -> None:
-    """Eight numbers in [0, 1]; a word list and a passage differ from a request where a query
+    """Six numbers in [0, 1]; a word list and a passage differ from a request where a query
     set and a person differ (bare, function words, question mark)."""
     words = form.prompt_form("river lantern quantum seven copper meadow")
     passage = form.prompt_form(PASSAGES[0])
@@ -78,7 +80,7 @@ def test_ordinary_accounts_rank_uniformly_against_their_own_reference() -> None:
     percentile about 1% of the time (here at most 4 in 200), whatever the raw distances."""
     rng = random.Random(3)
     ref = reference(rng)
-    ranks = [ref.score_one(account_form(person(rng, rng.randint(20, 120))))[0] for _ in range(200)]
+    ranks = [ref.score_one(account_form(person(rng, rng.randint(20, 120))), 0.0)[0] for _ in range(200)]
     assert sum(rank > 0.99 for rank in ranks) <= 4
     assert 0.3 < sorted(ranks)[100] < 0.7
 
@@ -88,32 +90,36 @@ def test_a_query_set_ranks_beyond_every_ordinary_account_and_a_half_mix_too() ->
     any ordinary account; a person's requests are not."""
     rng = random.Random(5)
     ref = reference(rng)
-    pure = ref.score_one(account_form(word_lists(rng)))
+    pure = ref.score_one(account_form(word_lists(rng)), 0.99)
     mixed = account_form([p for pair in zip(person(rng, 50), word_lists(rng, 50), strict=True) for p in pair])
     passages = account_form([rng.choice(PASSAGES) for _ in range(100)])
-    assert pure[0] > 0.999 and ref.score_one(mixed)[0] > 0.99 and ref.score_one(passages)[0] > 0.99
-    assert ref.score_one(account_form(person(rng)))[0] < 0.99
+    assert (
+        pure[0] > 0.999 and ref.score_one(mixed, 0.99)[0] > 0.99 and ref.score_one(passages, 0.99)[0] > 0.99
+    )
+    assert ref.score_one(account_form(person(rng)), 0.99)[0] < 0.99
     z = dict(zip(form.FORM_FEATURES, pure[2], strict=True))
     assert z["bare"] > 3 and z["function_words"] < -3
 
 
 def test_the_distance_is_one_sided_toward_data() -> None:
     """Prompts *more* request-like than ordinary ones (all questions, all ending in a mark) are
-    not evidence; length, capitals and digits describe but do not count."""
-    assert form.distance((-5.0, 5.0, 0.0, 5.0, -5.0, -5.0, 0.0, 0.0)) == 0.0
-    assert form.distance((0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 9.0, 9.0)) == 0.0
-    assert form.distance((2.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)) == 8.0
+    not evidence; length describes but does not count."""
+    assert form.distance((-5.0, 5.0, 0.0, 5.0, -5.0, -5.0)) == 0.0
+    assert form.distance((0.0, 0.0, 9.0, 0.0, 0.0, 0.0)) == 0.0
+    assert form.distance((2.0, -2.0, 0.0, 0.0, 0.0, 0.0)) == 8.0
 
 
 def test_reading_is_bounded_and_the_form_survives_the_changelog() -> None:
-    """The sketch's cadence (every prompt, then a pair in every 32) and a float32 round trip."""
-    state = AccountState("acct", None, 1.7e9)
+    """The worker reads a prompt's form at the topic sketch's cadence (every prompt, then a
+    pair in every 32), and an account's form round-trips through its snapshot (float32)."""
+    detector = Detector(Settings(), clock=lambda: START)
     rng = random.Random(1)
-    for position, prompt in enumerate(word_lists(rng, 1000), start=1):
-        state.form = form.observe_one(state.form, prompt, position)
+    for i, prompt in enumerate(word_lists(rng, 1000)):
+        detector.process_one(encode(event("acct_q", START + timedelta(seconds=30 * i), prompt=prompt)))
+    (state,) = [s for part in detector.partitions.values() for s in part.accounts if s.account_id == "acct_q"]
     assert state.form is not None and len(state.form) == form.SIZE
-    assert form.prompts_read(state.form) < 32 + 2 * 1000 // 32 + 2
-    again = decode_account("acct", encode_account(state))
+    assert 32 <= form.prompts_read(state.form) <= 32 + 2 * 1000 // 32 + 2
+    again = decode_account("acct_q", encode_account(state))
     assert again.form == state.form
 
 
@@ -131,3 +137,15 @@ def test_a_request_in_another_european_language_is_a_sentence_not_a_word_list() 
     }
     spanish, german, english, words = shares.values()
     assert min(spanish, german) > 0.25 and english > 0.25 and words == 0.0
+
+
+def test_ranks_below_the_floor_are_given_as_zero_and_agree_above_it() -> None:
+    """``from_rank`` only saves the histogram walk: above it the rank is the full one."""
+    rng = random.Random(7)
+    ref = reference(rng)
+    for means in (account_form(person(rng)), account_form(word_lists(rng))):
+        full = ref.score_one(means, 0.0)[0]
+        floored = ref.score_one(means, 0.99)[0]
+        assert floored in (full, 0.0)
+        if full >= 0.99:
+            assert floored == full
