@@ -284,30 +284,49 @@ class FormReference:
         self.distances = Percentile(0.0, math.log1p(10_000.0))
         self._spread_now: tuple[tuple[float, ...], tuple[float, ...]] | None = None
         self._floors: dict[float, float] = {}  # rank -> log distance at it, until the refresh
+        self._counted: list[tuple[int, float, float]] = []  # (feature, centre, direction / spread)
 
     def _spread(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         # Shared between scorings until the next learn_one. A floor keeps a feature that ordinary
-        # accounts barely vary on (digits) from turning a hair's difference into a large distance.
+        # accounts barely vary on from turning a hair's difference into a large distance.
         if self._spread_now is None:
             spread = tuple(max(math.sqrt(var), 0.02) for var in self.variance)
             self._spread_now = (tuple(self.centre), spread)
+            self._counted = [
+                (k, mu, direction / sd)
+                for k, (mu, sd, direction) in enumerate(
+                    zip(self.centre, spread, form.TOWARDS_DATA, strict=True)
+                )
+                if direction
+            ]
         return self._spread_now
+
+    def _distance(self, means: tuple[float, ...]) -> float:
+        """``form.distance(form.deviations(...))`` over the counted features only, in one pass
+        (it runs at every scoring of a text account)."""
+        self._spread()
+        total = 0.0
+        for k, mu, signed_inverse in self._counted:
+            z = (means[k] - mu) * signed_inverse
+            if z > 0.0:
+                total += z * z
+        return total
 
     def score_one(self, means: tuple[float, ...], from_rank: float) -> tuple[float, float, tuple[float, ...]]:
         """(rank among ordinary accounts, distance, standardised deviation per feature); learns
-        nothing. A rank below ``from_rank`` is given as 0: most accounts are nowhere near it, and
-        a distance below the cached floor needs no walk through the histogram."""
-        deviations = form.deviations(means, *self._spread())
-        value = form.distance(deviations)
+        nothing. A rank below ``from_rank`` is given as 0 with no deviations: most accounts are
+        nowhere near it, and a distance below the cached floor needs no walk through the
+        histogram."""
+        value = self._distance(means)
         if self.distances.n < self.MIN_REFERENCE:
-            return 0.5, value, deviations
+            return 0.5, value, ()
         log_value = math.log1p(value)
         floor = self._floors.get(from_rank)
         if floor is None:
             floor = self._floors[from_rank] = self.distances.quantile(from_rank) - self.distances.width
         if log_value < floor:
-            return 0.0, value, deviations
-        return self.distances.rank_one(log_value), value, deviations
+            return 0.0, value, ()
+        return self.distances.rank_one(log_value), value, form.deviations(means, *self._spread())
 
     def median_distance(self) -> float:
         """The ordinary account's distance (quoted as the baseline in reasons)."""
@@ -317,7 +336,7 @@ class FormReference:
         """Fold an unsuspicious account's mean form in (score before learn: its distance is
         taken against the reference as it was, once there is one)."""
         if self.learned >= self.MIN_REFERENCE // 4:
-            self.distances.learn_one(math.log1p(form.distance(form.deviations(means, *self._spread()))))
+            self.distances.learn_one(math.log1p(self._distance(means)))
         self.learned += 1
         rate = max(1.0 / self.learned, self.fading)
         centre = self.centre

@@ -237,7 +237,8 @@ class Detector:
         if text and prompt_sketches.due(state.sketch, state.total_events):
             bare = prompt_sketches.is_bare_item(text)
             state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events, bare)
-            state.form = prompt_form.observe_one(state.form, text, bare)
+            if prompt_form.due(state.form, state.total_events):
+                state.form = prompt_form.observe_one(state.form, text, bare)
         end_user = None
         if event.end_user_id and self.settings.score_end_users:
             end_user = partition.accounts.get_or_create(
@@ -250,7 +251,8 @@ class Detector:
                 end_user.sketch = prompt_sketches.observe_one(
                     end_user.sketch, text, end_user.total_events, bare
                 )
-                end_user.form = prompt_form.observe_one(end_user.form, text, bare)
+                if prompt_form.due(end_user.form, end_user.total_events):
+                    end_user.form = prompt_form.observe_one(end_user.form, text, bare)
             partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)
@@ -567,7 +569,8 @@ class Detector:
             features["prompt_form_distance"] = distance
             if rank > FORM_RANK_FROM:  # quoted by the reason only
                 features["prompt_form_median_distance"] = self.form_reference.median_distance()
-            features.update(zip(prompt_form.DEVIATION_FEATURES, deviations, strict=True))
+            if deviations:  # given where the rank is (for the reason's explanation)
+                features.update(zip(prompt_form.DEVIATION_FEATURES, deviations, strict=True))
         raw = specific_terms(features, peer_means, own_harvest_baseline)
         raw_evidence = evidence(raw)
         # Lifetime evidence: a CUSUM of the raw evidence per call (made on its first excess).

@@ -28,9 +28,9 @@ pastes code, one types lower-case queries), so the null carries that spread, and
 0.999 means "written less like the population than 999 in 1,000 ordinary accounts", whatever
 the traffic. Alone it says "unusual", so scoring counts it only for single-turn calls.
 
-The topic sketch's cadence bounds the cost (the caller reads a prompt's form when the sketch
-is due): every prompt until ``sketch.STABLE_AFTER``, then a consecutive pair in every
-``sketch.SAMPLE_EVERY``.
+The topic sketch's cadence bounds the cost (the caller reads a prompt's form only when the
+sketch reads it, and ``due`` says so): every prompt until ``sketch.STABLE_AFTER``, then one in
+every ``sketch.SAMPLE_EVERY``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from array import array
 
-from detector.pipeline.signals.sketch import SKETCH_CHARS, is_bare_item
+from detector.pipeline.signals.sketch import SAMPLE_EVERY, SKETCH_CHARS, STABLE_AFTER, is_bare_item
 
 FORM_FEATURES: tuple[str, ...] = (
     "bare",
@@ -141,9 +141,17 @@ def observe_one(form: array[float] | None, text: str, bare_item: bool | None = N
         form = new_form()
     count = form[_COUNT] + 1.0
     rate = 1.0 / min(count, RECENT_PROMPTS)
-    form[:FORM_SIZE] = array("f", [m + rate * (v - m) for m, v in zip(form[:FORM_SIZE], vector, strict=True)])
+    for k, value in enumerate(vector):  # six in-place updates: cheaper than a new array
+        form[k] += rate * (value - form[k])
     form[_COUNT] = min(count, 1e6)
     return form
+
+
+def due(form: array[float] | None, prompts_seen: int) -> bool:
+    """Whether to read this prompt's form, asked only for prompts the topic sketch reads: all of
+    them until ``sketch.STABLE_AFTER``, then one in every ``sketch.SAMPLE_EVERY`` (the sketch
+    reads a consecutive pair for its locality statistic; a mean needs only one)."""
+    return form is None or form[_COUNT] < STABLE_AFTER or prompts_seen % SAMPLE_EVERY == 0
 
 
 def means(form: array[float] | None) -> tuple[float, ...] | None:
