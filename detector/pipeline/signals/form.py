@@ -148,10 +148,14 @@ def observe_one(form: array[float] | None, text: str, bare_item: bool | None = N
 
 
 def due(form: array[float] | None, prompts_seen: int) -> bool:
-    """Whether to read this prompt's form, asked only for prompts the topic sketch reads: all of
-    them until ``sketch.STABLE_AFTER``, then one in every ``sketch.SAMPLE_EVERY`` (the sketch
-    reads a consecutive pair for its locality statistic; a mean needs only one)."""
-    return form is None or form[_COUNT] < STABLE_AFTER or prompts_seen % SAMPLE_EVERY == 0
+    """Whether to read this prompt's form, asked only for prompts the topic sketch reads: from
+    the account's second call (an account seen once, most of them, keeps no form: idle accounts
+    stay small), every one until ``sketch.STABLE_AFTER``, then one in every
+    ``sketch.SAMPLE_EVERY`` (the sketch reads a consecutive pair for its locality statistic; a
+    mean needs only one)."""
+    if form is None:
+        return prompts_seen >= 2
+    return form[_COUNT] < STABLE_AFTER or prompts_seen % SAMPLE_EVERY == 0
 
 
 def means(form: array[float] | None) -> tuple[float, ...] | None:

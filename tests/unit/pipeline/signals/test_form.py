@@ -149,3 +149,15 @@ def test_ranks_below_the_floor_are_given_as_zero_and_agree_above_it() -> None:
         assert floored in (full, 0.0)
         if full >= 0.99:
             assert floored == full
+
+
+def test_an_account_seen_once_keeps_no_form() -> None:
+    """Most accounts call once: they carry no form (idle accounts stay within their budget);
+    the second call starts it."""
+    detector = Detector(Settings(), clock=lambda: START)
+    detector.process_one(encode(event("acct_once", START, prompt="river lantern quantum")))
+    detector.process_one(encode(event("acct_twice", START, prompt="river lantern quantum")))
+    detector.process_one(encode(event("acct_twice", START + timedelta(seconds=5), prompt="copper meadow")))
+    states = {s.account_id: s for part in detector.partitions.values() for s in part.accounts}
+    assert states["acct_once"].form is None
+    assert form.prompts_read(states["acct_twice"].form) == 1.0
