@@ -434,21 +434,19 @@ def create_topics(settings: Settings, partitions: int | None = None, timeout_s: 
         ):
             _create_topic(admin, NewTopic(name, num_partitions=topic_count, replication_factor=rf))
         changelogs = [(changelog_topic(settings), events)] if settings.state_changelog else []
+        # The campaigns store of whoever runs the coordination stage: the workers, partitioned
+        # like the events (inline), or `detector coordinate`, whose group is its own and whose
+        # input is the fingerprints topic (topic mode).
+        owner, coordinator_input = None, events
+        if settings.coordination_mode == "topic":
+            owner = coordination_group(settings)
+            coordinator_input = _create_and_count(
+                admin, settings, settings.fingerprints_topic, count, timeout_s
+            )
         if settings.coordination_mode != "off" and settings.coordination_changelog:
-            # The campaigns store of whoever runs the coordination stage: the workers (inline)
-            # or `detector coordinate`, whose group and input are its own (topic mode).
-            if settings.coordination_mode == "topic":
-                fingerprints = _create_and_count(
-                    admin, settings, settings.fingerprints_topic, count, timeout_s
-                )
-                owner = coordination_group(settings)
-                changelogs.append(
-                    (changelog_topic(settings, COORDINATION_STORE, group_id=owner), fingerprints)
-                )
-            else:
-                changelogs.append((changelog_topic(settings, COORDINATION_STORE), events))
-        elif settings.coordination_mode == "topic":
-            _create_and_count(admin, settings, settings.fingerprints_topic, count, timeout_s)
+            changelogs.append(
+                (changelog_topic(settings, COORDINATION_STORE, group_id=owner), coordinator_input)
+            )
         for name, topic_count in changelogs:
             _create_topic(
                 admin,

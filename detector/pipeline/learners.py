@@ -283,8 +283,8 @@ class FormReference:
         self.variance = [0.0] * form.FORM_SIZE
         self.distances = Percentile(0.0, math.log1p(10_000.0))
         self._spread_now: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+        self._weights: form.DistanceWeights = ()
         self._floors: dict[float, float] = {}  # rank -> log distance at it, until the refresh
-        self._counted: list[tuple[int, float, float]] = []  # (feature, centre, direction / spread)
 
     def _spread(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         # Shared between scorings until the next learn_one. A floor keeps a feature that ordinary
@@ -292,25 +292,12 @@ class FormReference:
         if self._spread_now is None:
             spread = tuple(max(math.sqrt(var), 0.02) for var in self.variance)
             self._spread_now = (tuple(self.centre), spread)
-            self._counted = [
-                (k, mu, direction / sd)
-                for k, (mu, sd, direction) in enumerate(
-                    zip(self.centre, spread, form.TOWARDS_DATA, strict=True)
-                )
-                if direction
-            ]
+            self._weights = form.distance_weights(*self._spread_now)
         return self._spread_now
 
     def _distance(self, means: tuple[float, ...]) -> float:
-        """``form.distance(form.deviations(...))`` over the counted features only, in one pass
-        (it runs at every scoring of a text account)."""
         self._spread()
-        total = 0.0
-        for k, mu, signed_inverse in self._counted:
-            z = (means[k] - mu) * signed_inverse
-            if z > 0.0:
-                total += z * z
-        return total
+        return form.distance(means, self._weights)
 
     def score_one(self, means: tuple[float, ...], from_rank: float) -> tuple[float, float, tuple[float, ...]]:
         """(rank among ordinary accounts, distance, standardised deviation per feature); learns

@@ -241,7 +241,8 @@ def specific_terms(
             )
     form_rank = features.get("prompt_form_rank", 0.0)
     if form_rank > FORM_RANK_FROM:
-        strength = _clip((-math.log10(max(1.0 - form_rank, 1e-9)) + math.log10(1.0 - FORM_RANK_FROM)) / 1.0)
+        # Decades of rarity beyond FORM_RANK_FROM: 0 at 0.99, 1 at 0.999.
+        strength = _clip(math.log10((1.0 - FORM_RANK_FROM) / max(1.0 - form_rank, 1e-9)))
         deviations = sorted(
             (
                 (features[name], name[len("form_z_") :])

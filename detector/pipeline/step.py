@@ -151,6 +151,17 @@ class CoordinationProcessor:
         return StepResult(alerts=alerts, account_id=fingerprint.account_id)
 
 
+def _read_prompt(state: AccountState, text: str) -> None:
+    """Fold a (normalised) prompt into the account's topic sketch and form, on the sketch's
+    cadence, with one bare-item check for both."""
+    if not prompt_sketches.due(state.sketch, state.total_events):
+        return
+    bare = prompt_sketches.is_bare_item(text)
+    state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events, bare)
+    if prompt_form.due(state.form, state.total_events):
+        state.form = prompt_form.observe_one(state.form, text, bare)
+
+
 class Detector:
     """The whole pipeline for the accounts this worker owns."""
 
@@ -234,11 +245,8 @@ class Detector:
         partition.dirty.add(event.account_id)
         # 3b. Sketch the account's prompt distribution and form: every prompt until the sketch
         #     is stable, then a consecutive pair in every 32 (bounded cost; only numbers are kept).
-        if text and prompt_sketches.due(state.sketch, state.total_events):
-            bare = prompt_sketches.is_bare_item(text)
-            state.sketch = prompt_sketches.observe_one(state.sketch, text, state.total_events, bare)
-            if prompt_form.due(state.form, state.total_events):
-                state.form = prompt_form.observe_one(state.form, text, bare)
+        if text:
+            _read_prompt(state, text)
         end_user = None
         if event.end_user_id and self.settings.score_end_users:
             end_user = partition.accounts.get_or_create(
@@ -246,13 +254,8 @@ class Detector:
             )
             end_user.end_user_id = event.end_user_id
             end_user.update_one(signals, at, self._half_life, self._bucket_seconds)
-            if text and prompt_sketches.due(end_user.sketch, end_user.total_events):
-                bare = prompt_sketches.is_bare_item(text)
-                end_user.sketch = prompt_sketches.observe_one(
-                    end_user.sketch, text, end_user.total_events, bare
-                )
-                if prompt_form.due(end_user.form, end_user.total_events):
-                    end_user.form = prompt_form.observe_one(end_user.form, text, bare)
+            if text:
+                _read_prompt(end_user, text)
             partition.dirty.add(end_user.account_id)
         self.events_processed += 1
         self.watermark = max(self.watermark, at)

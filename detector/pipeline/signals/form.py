@@ -176,6 +176,25 @@ def deviations(
     return tuple((m - mu) / sd for m, mu, sd in zip(account, centre, spread, strict=True))
 
 
-def distance(deviation: tuple[float, ...]) -> float:
-    """The one-sided distance toward data-like prompts of an account's ``deviations``."""
-    return sum(max(0.0, d * z) ** 2 for d, z in zip(TOWARDS_DATA, deviation, strict=True))
+DistanceWeights = tuple[tuple[int, float, float], ...]
+
+
+def distance_weights(centre: tuple[float, ...], spread: tuple[float, ...]) -> DistanceWeights:
+    """(feature, centre, direction / spread) of each counted feature: what ``distance`` reads,
+    made once per reference update rather than at every scoring."""
+    return tuple(
+        (k, mu, direction / sd)
+        for k, (mu, sd, direction) in enumerate(zip(centre, spread, TOWARDS_DATA, strict=True))
+        if direction
+    )
+
+
+def distance(means: tuple[float, ...], weights: DistanceWeights) -> float:
+    """The one-sided squared standardised distance toward data-like prompts of an account's
+    mean form (one pass: it runs at every scoring of a text account)."""
+    total = 0.0
+    for k, mu, signed_inverse in weights:
+        z = (means[k] - mu) * signed_inverse
+        if z > 0.0:
+            total += z * z
+    return total

@@ -142,13 +142,9 @@ def is_consistent(sketch: array[float]) -> bool:
 def due(sketch: array[float] | None, prompts_seen: int) -> bool:
     """Whether this prompt is sketched: all until the sketch is stable, then a consecutive pair
     (positions 0 and 1) in every ``SAMPLE_EVERY``."""
-    return due_after(0.0 if sketch is None else sketch[_COUNT], prompts_seen)
-
-
-def due_after(sketched: float, prompts_seen: int) -> bool:
-    """``due`` for a summary that has read ``sketched`` prompts (the prompt-form means share
-    this cadence, so that their cost is bounded alike)."""
-    return sketched < STABLE_AFTER or prompts_seen % SAMPLE_EVERY < 2
+    if sketch is None or sketch[_COUNT] < STABLE_AFTER:
+        return True
+    return prompts_seen % SAMPLE_EVERY < 2
 
 
 def sketch_one(

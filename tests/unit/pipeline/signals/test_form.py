@@ -104,9 +104,10 @@ def test_a_query_set_ranks_beyond_every_ordinary_account_and_a_half_mix_too() ->
 def test_the_distance_is_one_sided_toward_data() -> None:
     """Prompts *more* request-like than ordinary ones (all questions, all ending in a mark) are
     not evidence; length describes but does not count."""
-    assert form.distance((-5.0, 5.0, 0.0, 5.0, -5.0, -5.0)) == 0.0
-    assert form.distance((0.0, 0.0, 9.0, 0.0, 0.0, 0.0)) == 0.0
-    assert form.distance((2.0, -2.0, 0.0, 0.0, 0.0, 0.0)) == 8.0
+    unit = form.distance_weights((0.0,) * form.FORM_SIZE, (1.0,) * form.FORM_SIZE)
+    assert form.distance((-5.0, 5.0, 0.0, 5.0, -5.0, -5.0), unit) == 0.0
+    assert form.distance((0.0, 0.0, 9.0, 0.0, 0.0, 0.0), unit) == 0.0
+    assert form.distance((2.0, -2.0, 0.0, 0.0, 0.0, 0.0), unit) == 8.0
 
 
 def test_reading_is_bounded_and_the_form_survives_the_changelog() -> None:
