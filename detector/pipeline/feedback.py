@@ -49,18 +49,18 @@ CloseReason = Literal["subsided", "false_positive", "allowlisted", "confirmed_re
 SWEEP_EVERY_SECONDS = 60.0
 _SEVERITY_BY_RANK = {s.rank: s for s in Severity}
 _MAX_LEARNED_IDS = 100_000
+RESCORE_CEILING = 0.999  # scores above this are one level for lifting a verdict (``suppressed``)
 
 # What a declared workload legitimately shows, as the peer value its signals are compared with
 # (a share at or below it is no evidence). The distillation pattern itself
-# (``distillation_shape``, ``distillation_calls_per_hour``), harvest surges against the account's
-# own past and logit probing are in no list: no declared workload explains them.
+# (``distillation_shape``), harvest surges against the account's own past and logit probing are
+# in no list: no declared workload explains them. (Step-by-step asks and instruction-style tasks
+# are no evidence for anyone on their own: see ``scoring.SHARE_WEIGHTS``.)
 DECLARED_BASELINES: dict[str, dict[str, float]] = {
     # Benchmarks: one fixed template, single-turn, often step-by-step items and graded answers.
     "eval_harness": {
         "template_repeat_share": 1.0,
         "single_turn_share": 1.0,
-        "instruction_style_share": 0.8,
-        "cot_elicitation_share": 0.5,
         "rubric_grading_share": 0.5,
         "max_tokens_one_share": 0.5,
     },
@@ -68,15 +68,12 @@ DECLARED_BASELINES: dict[str, dict[str, float]] = {
     "batch_job": {
         "template_repeat_share": 1.0,
         "single_turn_share": 1.0,
-        "instruction_style_share": 0.6,
         "near_output_cap_share": 0.5,
     },
     # Many end users behind one account: single-turn traffic of every kind.
-    "router": {"single_turn_share": 1.0, "instruction_style_share": 0.4, "cot_elicitation_share": 0.3},
+    "router": {"single_turn_share": 1.0},
     # Students ask for worked solutions to exercise-style tasks.
     "tutoring_product": {
-        "cot_elicitation_share": 1.0,
-        "instruction_style_share": 0.8,
         "template_repeat_share": 0.6,
         "single_turn_share": 0.8,
     },
@@ -353,7 +350,10 @@ class AlertLifecycle:
             return True  # nothing to alert on anyway; keep the verdict
         top = assessment.reasons[0].signal if assessment.reasons else ""
         new_signal = top not in fb.verdict_signals.split(",") and top != "analyst_feedback"
-        if _logit(assessment.score) >= _logit(fb.verdict_score) + self.margin or new_signal:
+        # Log-odds beyond RESCORE_CEILING's are not compared: lifetime evidence keeps adding to an
+        # unchanged behaviour's score, so above it a rise says "the same, for longer", not "new".
+        rescored = _logit(min(assessment.score, RESCORE_CEILING))
+        if rescored >= _logit(min(fb.verdict_score, RESCORE_CEILING)) + self.margin or new_signal:
             fb.verdict = None
             return False
         return True

@@ -27,9 +27,11 @@ from detector.pipeline.signals import sequential
 from detector.pipeline.signals.form import DEVIATION_FEATURES, TOWARDS_DATA
 
 # Log-odds weight of a share signal per unit of excess over peers (share - peer share).
+# Asking for step-by-step answers and writing instruction-style tasks are not in this list on
+# their own: they are phrase lists, and the benign look-alikes (eval labs, tutoring products,
+# reasoning power users, report generators) share them by definition. They count only inside
+# the whole distillation pattern (``distillation_shape``).
 SHARE_WEIGHTS: dict[str, float] = {
-    "cot_elicitation_share": 1.0,
-    "instruction_style_share": 0.6,
     "template_repeat_share": 0.5,
     "near_output_cap_share": 1.5,
     "rubric_grading_share": 1.5,
@@ -41,8 +43,6 @@ SHARE_WEIGHTS: dict[str, float] = {
 DISTILLATION_WEIGHT = 4.0  # reasoning-eliciting templated tasks, single-turn, with rich answers
 HARVEST_SHAPE_WEIGHT = 2.5  # single-turn, answers far longer than questions (no text needed)
 LOGIT_SWEEP_WEIGHT = 2.5
-DISTILLATION_RATE_WEIGHT = 5.0  # distillation-pattern calls per hour (from 16/h, full at 64/h)
-DISTILLATION_MAJORITY = 0.5  # share of distillation calls at which the rate counts fully
 HARVEST_SURGE_WEIGHT = 4.0  # harvested answers/h above the own usual share (from 16/h, full at 64/h)
 MIN_HISTORY_HOURS_FOR_SURGE = 6.0  # an account's "usual" needs that much past to be one
 HARVEST_SHIFT_WEIGHT = 2.0  # harvest-call share far above the account's own history
@@ -70,8 +70,6 @@ BIAS = 5.0
 PEER_MEAN_SIGNALS: tuple[str, ...] = (*SHARE_WEIGHTS, "distillation_shape", "bare_item_share")
 
 _DESCRIPTIONS: dict[str, str] = {
-    "cot_elicitation_share": "of prompts ask for step-by-step reasoning",
-    "instruction_style_share": "of prompts are instruction-dataset style tasks",
     "template_repeat_share": "of prompts reuse a repeated template",
     "near_output_cap_share": "of answers run to the max_tokens cap",
     "rubric_grading_share": "of prompts ask for grading against a rubric",
@@ -177,20 +175,6 @@ def specific_terms(
             f"{ratio:.1f}x the prompt length"
         )
         terms.append((HARVEST_SHAPE_WEIGHT * harvest, _reason("answer_harvest_shape", harvest, 0.0, text)))
-    distill_rate = features["distillation_calls_per_hour"]
-    if distill_rate > 16.0:
-        text = (
-            f"{distill_rate:,.0f} calls/h follow the whole distillation pattern (templated task, reasoning "
-            f"asked for, single-turn, long answer): {features['distillation_call_share']:.0%} of its prompts"
-        )
-        # The rate counts fully when such calls are most of what the account does, or when they
-        # are a new run in an account with a different past (a router's new "user"). A new
-        # account where they are a small part of fast traffic (an evaluation harness running a
-        # benchmark that includes step-by-step items) counts in proportion to their share.
-        share = features["distillation_call_share"]
-        mostly = max(features["distillation_run_after_history"], _clip(share / DISTILLATION_MAJORITY))
-        weight = DISTILLATION_RATE_WEIGHT * _clip((math.log2(distill_rate) - 4.0) / 2.0) * mostly
-        terms.append((weight, _reason("distillation_calls_per_hour", distill_rate, 0.0, text)))
     harvest_share = features["harvest_call_share"]
     # A shift counts for what exceeds two standard errors of the share: a few calls of a quiet
     # account swing its shares widely without anything having changed.

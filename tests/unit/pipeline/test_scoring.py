@@ -76,11 +76,20 @@ def test_peer_like_account_scores_low() -> None:
     assert result.reasons == ()
 
 
-def test_chain_of_thought_alone_does_not_reach_the_threshold() -> None:
-    """A tutoring app asking for step-by-step answers in conversations is not convicted by that."""
-    result = assess(features(cot_elicitation_share=1.0, single_turn_share=0.4), view())
+def test_asking_for_steps_and_writing_instructions_are_no_evidence_on_their_own() -> None:
+    """A tutoring app or a reasoning power user asks for step-by-step answers to instruction-style
+    tasks in conversations: those phrases are what the look-alikes share, so they count only
+    inside the whole distillation pattern (single-turn, long answers), never alone."""
+    result = assess(
+        features(cot_elicitation_share=1.0, instruction_style_share=1.0, single_turn_share=0.4), view()
+    )
+    signals = {reason.signal for reason in result.reasons}
     assert result.score < 0.6
-    assert result.reasons[0].signal == "cot_elicitation_share"
+    assert not signals & {"cot_elicitation_share", "instruction_style_share"}
+    # What they add is their part of the pattern: the same shape without the phrases scores alike.
+    shape = 1.0 * 1.0 * 0.4
+    plain = assess(features(single_turn_share=0.4, distillation_shape=shape), view())
+    assert result.specific == plain.specific
 
 
 def test_busy_and_unusual_without_extraction_shape_stays_low() -> None:
@@ -170,16 +179,15 @@ def test_a_shift_from_the_own_past_needs_enough_calls_to_count() -> None:
     assert busy.specific > quiet.specific
 
 
-def test_a_new_account_with_few_distillation_calls_among_many_counts_by_their_share() -> None:
-    """The rate of distillation calls counts fully in an account that is mostly such calls or
-    that started them after a past of other traffic; a new account where they are a small part
-    of a busy stream gets credit in proportion to their share."""
-    base = {"distillation_calls_per_hour": 128.0, "distillation_call_share": 0.1}
-    new_mixed = assess(features(**base, distillation_run_after_history=0.0), view())
-    router = assess(features(**base, distillation_run_after_history=1.0), view())
-    mostly = assess(features(**{**base, "distillation_call_share": 0.9}), view())
-    assert router.specific > new_mixed.specific
-    assert mostly.specific >= router.specific
+def test_the_rate_of_distillation_pattern_calls_adds_nothing_beyond_their_shape() -> None:
+    """An eval lab's benchmark run is hundreds of calls an hour of the whole pattern, as a
+    distiller's first hour is: speed is what the amplifiers (volume, harvest volume) weigh, at
+    most doubling the specific evidence, not a second specific term."""
+    busy = {"distillation_calls_per_hour": 900.0, "distillation_call_share": 1.0}
+    fast = assess(features(**busy, distillation_run_after_history=1.0), view())
+    still = assess(features(), view())
+    assert fast.specific == still.specific
+    assert "distillation_calls_per_hour" not in {reason.signal for reason in fast.reasons}
 
 
 def test_a_surge_of_harvested_answers_over_the_own_usual_share_is_evidence_without_text() -> None:
