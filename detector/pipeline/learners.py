@@ -241,24 +241,29 @@ def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: floa
     state.baseline_count += 1
 
 
-def _slow_average(current: float, value: float, elapsed: float, half_life: float) -> float:
+def _slow_average(current: float, value: float, elapsed: float, half_life: float, count: int) -> float:
     if current < 0:
         return value
-    # Weighted by event time only: a busy account is scored far more often than a quiet one, and
-    # a per-scoring floor would make its "usual" follow a new habit within hours, not days.
-    alpha = min(1.0, max(0.0, 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)))
+    # Weighted by event time: a busy account is scored far more often than a quiet one, and a
+    # per-scoring weight would make its "usual" follow a new habit within hours, not days. But
+    # never less than the plain mean of the scorings so far (1/count): a young account's usual
+    # is what it has done since it began, not its first call's share held for days, which
+    # made a quiet account that harvests from the start look as if it had just begun to.
+    alpha = min(1.0, max(1.0 / max(count, 1), 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)))
     return current + alpha * (value - current)
 
 
 def learn_own_shape(
     state: AccountState, features: dict[str, float], elapsed: float, half_life: float
 ) -> None:
-    """Slow averages of what the account usually asks, to see it shift (a router's new user)."""
+    """Slow averages of what the account usually asks, to see it shift (a router's new user).
+    Called after ``learn_own_baseline`` has counted this scoring."""
+    count = state.baseline_count
     state.own_shape_baseline = _slow_average(
-        state.own_shape_baseline, features["distillation_shape"], elapsed, half_life
+        state.own_shape_baseline, features["distillation_shape"], elapsed, half_life, count
     )
     state.own_harvest_baseline = _slow_average(
-        state.own_harvest_baseline, features["harvest_call_share"], elapsed, half_life
+        state.own_harvest_baseline, features["harvest_call_share"], elapsed, half_life, count
     )
 
 

@@ -47,20 +47,44 @@ def test_the_table_stays_bounded_and_keeps_keys_that_keep_coming_back() -> None:
 
 
 def test_a_busy_accounts_usual_does_not_follow_a_new_habit_within_hours() -> None:
-    """Scored every 100 s for 6 hours with a new harvest share, a busy account's own baseline
-    (half-life 3 days) moves by about what 6 h of a 3-day half-life allows, not much more."""
+    """Scored every 100 s for 6 hours with a new harvest share, a busy account with days of past
+    (5,000 scorings) moves its own baseline (half-life 3 days) by about what 6 h of a 3-day
+    half-life allows, not much more."""
     from detector.pipeline.learners import learn_own_shape
     from detector.pipeline.state import AccountState
 
     state = AccountState("router", None, 0.0)
-    state.baseline_count = 10
+    state.baseline_count = 5_000
     state.own_harvest_baseline = 0.02
     state.own_shape_baseline = 0.0
     features = {"harvest_call_share": 0.2, "distillation_shape": 0.0}
     for _ in range(6 * 36):
+        state.baseline_count += 1
         learn_own_shape(state, features, elapsed=100.0, half_life=3 * 86_400.0)
     expected_move = (0.2 - 0.02) * (1 - 0.5 ** (6 / 72))
     assert state.own_harvest_baseline - 0.02 < 1.5 * expected_move
+
+
+def test_a_young_accounts_usual_is_what_it_has_done_since_it_began() -> None:
+    """A quiet account whose first call happened not to harvest (a follow-up, a short answer) and
+    that harvests most of the time since: its usual is its mean so far, not the first call's
+    share held for days, so its steady habit is no shift against itself."""
+    import random
+
+    from detector.pipeline.learners import learn_own_shape
+    from detector.pipeline.state import AccountState
+
+    rng = random.Random(3)
+    state = AccountState("power_user", None, 0.0)
+    shares = [0.0] + [0.85 + rng.uniform(-0.1, 0.1) for _ in range(40)]
+    for share in shares:  # one scoring per call, ~40 min apart
+        state.baseline_count += 1
+        learn_own_shape(
+            state, {"harvest_call_share": share, "distillation_shape": 0.0}, 2_400.0, 3 * 86_400.0
+        )
+    mean = sum(shares) / len(shares)
+    assert abs(state.own_harvest_baseline - mean) < 0.05
+    assert state.own_harvest_baseline > 0.75
 
 
 def _snapshot(**values: float) -> dict[str, float]:
