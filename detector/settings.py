@@ -186,7 +186,7 @@ class Settings(BaseSettings):
         1.0,
         ge=0,
         description="A false-positive or allowlisted account alerts again when its score's log-odds rise "
-        "this much above the score the verdict was given at (or a new top signal appears).",
+        "this much above the score the verdict was given at, both taken at most 0.999 (or a new top signal appears).",
     )
     allowlist_default_seconds: float = Field(
         30 * 86400.0, gt=0, description="How long an `allowlisted` verdict without `until` lasts."
