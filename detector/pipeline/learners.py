@@ -241,16 +241,24 @@ def learn_own_baseline(state: AccountState, calls_per_hour: float, elapsed: floa
     state.baseline_count += 1
 
 
+# An account's usual starts as the plain mean of this many scorings, then follows slowly.
+USUAL_WARMUP_SCORINGS = 32
+
+
 def _slow_average(current: float, value: float, elapsed: float, half_life: float, count: int) -> float:
     if current < 0:
         return value
     # Weighted by event time: a busy account is scored far more often than a quiet one, and a
-    # per-scoring weight would make its "usual" follow a new habit within hours, not days. But
-    # never less than the plain mean of the scorings so far (1/count): a young account's usual
-    # is what it has done since it began, not its first call's share held for days, which
-    # made a quiet account that harvests from the start look as if it had just begun to.
-    alpha = min(1.0, max(1.0 / max(count, 1), 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)))
-    return current + alpha * (value - current)
+    # per-scoring weight would make its "usual" follow a new habit within hours, not days. Over
+    # its first USUAL_WARMUP_SCORINGS scorings, though, the usual is their plain mean: a young
+    # account's usual is what it has done since it began, not its first call's share held for
+    # days (which made a quiet account that harvests from the start look as if it had just
+    # begun to). A busy account is past that within its first hour, so a change after it (a
+    # router's new user that is a crawler) is measured against the slow usual as before.
+    alpha = 1.0 - math.exp(-math.log(2.0) * elapsed / half_life)
+    if count <= USUAL_WARMUP_SCORINGS:
+        alpha = max(alpha, 1.0 / max(count, 1))
+    return current + min(1.0, max(0.0, alpha)) * (value - current)
 
 
 def learn_own_shape(

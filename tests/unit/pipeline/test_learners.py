@@ -87,6 +87,24 @@ def test_a_young_accounts_usual_is_what_it_has_done_since_it_began() -> None:
     assert state.own_harvest_baseline > 0.75
 
 
+def test_past_its_first_scorings_a_young_busy_accounts_usual_follows_slowly() -> None:
+    """A router scored every 100 s is past its plain-mean start within its first hour: a crawler
+    among its users an hour later moves its usual at the slow (time-weighted) rate, so the
+    crawler's shift stays visible against it."""
+    from detector.pipeline.learners import USUAL_WARMUP_SCORINGS, learn_own_shape
+    from detector.pipeline.state import AccountState
+
+    state = AccountState("router", None, 0.0)
+    state.baseline_count = USUAL_WARMUP_SCORINGS + 1
+    state.own_harvest_baseline = 0.03
+    state.own_shape_baseline = 0.0
+    for _ in range(36):
+        state.baseline_count += 1
+        learn_own_shape(state, {"harvest_call_share": 0.2, "distillation_shape": 0.0}, 100.0, 3 * 86_400.0)
+    expected_move = (0.2 - 0.03) * (1 - 0.5 ** (1 / 72))
+    assert state.own_harvest_baseline - 0.03 < 1.5 * expected_move
+
+
 def _snapshot(**values: float) -> dict[str, float]:
     names = (*HST_FEATURES, "output_tokens_per_hour", "distillation_shape")
     return {name: values.get(name, 0.1) for name in names}
