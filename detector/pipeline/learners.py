@@ -262,16 +262,23 @@ def _slow_average(current: float, value: float, elapsed: float, half_life: float
 
 
 def learn_own_shape(
-    state: AccountState, features: dict[str, float], elapsed: float, half_life: float
+    state: AccountState, features: dict[str, float], elapsed: float, half_life: float, share_memory: float
 ) -> None:
     """Slow averages of what the account usually asks, to see it shift (a router's new user).
-    Called after ``learn_own_baseline`` has counted this scoring."""
+    Called after ``learn_own_baseline`` has counted this scoring.
+
+    A scoring weighs the event time since the last one, but at most ``share_memory`` (the
+    shares' own half-life): its shares describe the last hour or so, not an idle night. Without
+    the cap an eval lab's first call of each day's run, a share resting on one call, weighed the
+    20 h since the last run, pulled its usual down day after day until the run itself read as
+    a surge against it."""
     count = state.baseline_count
+    weighed = min(elapsed, share_memory)
     state.own_shape_baseline = _slow_average(
-        state.own_shape_baseline, features["distillation_shape"], elapsed, half_life, count
+        state.own_shape_baseline, features["distillation_shape"], weighed, half_life, count
     )
     state.own_harvest_baseline = _slow_average(
-        state.own_harvest_baseline, features["harvest_call_share"], elapsed, half_life, count
+        state.own_harvest_baseline, features["harvest_call_share"], weighed, half_life, count
     )
 
 

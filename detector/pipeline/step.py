@@ -435,7 +435,7 @@ class Detector:
         if assessment.score < self.policy.threshold:
             baseline_half_life = self.settings.baseline_half_life_seconds
             learn_own_baseline(state, features["calls_per_hour"], elapsed, baseline_half_life)
-            learn_own_shape(state, features, elapsed, baseline_half_life)
+            learn_own_shape(state, features, elapsed, baseline_half_life, self._half_life)
         state.events_since_score = 0
         state.last_scored_at = at
         return alerts, self._fingerprint(state, assessment, at, window)

@@ -60,7 +60,7 @@ def test_a_busy_accounts_usual_does_not_follow_a_new_habit_within_hours() -> Non
     features = {"harvest_call_share": 0.2, "distillation_shape": 0.0}
     for _ in range(6 * 36):
         state.baseline_count += 1
-        learn_own_shape(state, features, elapsed=100.0, half_life=3 * 86_400.0)
+        learn_own_shape(state, features, elapsed=100.0, half_life=3 * 86_400.0, share_memory=3_600.0)
     expected_move = (0.2 - 0.02) * (1 - 0.5 ** (6 / 72))
     assert state.own_harvest_baseline - 0.02 < 1.5 * expected_move
 
@@ -80,7 +80,7 @@ def test_a_young_accounts_usual_is_what_it_has_done_since_it_began() -> None:
     for share in shares:  # one scoring per call, ~40 min apart
         state.baseline_count += 1
         learn_own_shape(
-            state, {"harvest_call_share": share, "distillation_shape": 0.0}, 2_400.0, 3 * 86_400.0
+            state, {"harvest_call_share": share, "distillation_shape": 0.0}, 2_400.0, 3 * 86_400.0, 3_600.0
         )
     mean = sum(shares) / len(shares)
     assert abs(state.own_harvest_baseline - mean) < 0.05
@@ -100,9 +100,35 @@ def test_past_its_first_scorings_a_young_busy_accounts_usual_follows_slowly() ->
     state.own_shape_baseline = 0.0
     for _ in range(36):
         state.baseline_count += 1
-        learn_own_shape(state, {"harvest_call_share": 0.2, "distillation_shape": 0.0}, 100.0, 3 * 86_400.0)
+        learn_own_shape(
+            state, {"harvest_call_share": 0.2, "distillation_shape": 0.0}, 100.0, 3 * 86_400.0, 3_600.0
+        )
     expected_move = (0.2 - 0.03) * (1 - 0.5 ** (1 / 72))
     assert state.own_harvest_baseline - 0.03 < 1.5 * expected_move
+
+
+def test_an_idle_night_does_not_weigh_the_next_mornings_first_share() -> None:
+    """An eval lab runs its benchmark a few hours a day. The first scoring of each day's run rests
+    on one call (share 0 here); it weighs at most the shares' own hour, not the 20 idle hours
+    before it, so a week of daily runs keeps the usual where the runs put it."""
+    from detector.pipeline.learners import USUAL_WARMUP_SCORINGS, learn_own_shape
+    from detector.pipeline.state import AccountState
+
+    state = AccountState("eval_lab", None, 0.0)
+    state.baseline_count = USUAL_WARMUP_SCORINGS + 1
+    state.own_harvest_baseline = 0.3
+    state.own_shape_baseline = 0.0
+    for _day in range(7):
+        state.baseline_count += 1
+        learn_own_shape(
+            state, {"harvest_call_share": 0.0, "distillation_shape": 0.0}, 20 * 3_600.0, 3 * 86_400.0, 3_600.0
+        )
+        for _ in range(4 * 36):  # the run: four hours scored every 100 s at its usual share
+            state.baseline_count += 1
+            learn_own_shape(
+                state, {"harvest_call_share": 0.3, "distillation_shape": 0.0}, 100.0, 3 * 86_400.0, 3_600.0
+            )
+    assert state.own_harvest_baseline > 0.28
 
 
 def _snapshot(**values: float) -> dict[str, float]:
