@@ -5,9 +5,12 @@ from __future__ import annotations
 from detector.pipeline.learners import (
     COMMON_TEMPLATE_MIN_SAMPLES,
     HST_FEATURES,
+    USUAL_WARMUP_SCORINGS,
     PopulationModel,
     TemplatePrevalence,
+    learn_own_shape,
 )
+from detector.pipeline.state import AccountState
 
 
 def test_a_phrasing_many_ordinary_accounts_share_is_common() -> None:
@@ -46,21 +49,33 @@ def test_the_table_stays_bounded_and_keeps_keys_that_keep_coming_back() -> None:
     assert not prevalence.is_common(2_999)
 
 
+_OWN_HALF_LIFE = 3 * 86_400.0  # the own usual's half-life (DETECTOR_BASELINE_HALF_LIFE_SECONDS)
+_SHARE_MEMORY = 3_600.0  # the shares' own half-life (DETECTOR_HALF_LIFE_SECONDS)
+
+
+def _account(name: str, scorings: int = 0, usual: float = -1.0) -> AccountState:
+    """An account with ``scorings`` in its past and ``usual`` as its usual harvest share."""
+    state = AccountState(name, None, 0.0)
+    state.baseline_count = scorings
+    state.own_harvest_baseline = usual
+    state.own_shape_baseline = 0.0 if usual >= 0 else -1.0
+    return state
+
+
+def _score(state: AccountState, harvest_share: float, elapsed: float) -> None:
+    """One scoring as the worker does it: counted, then folded into the usual."""
+    state.baseline_count += 1
+    features = {"harvest_call_share": harvest_share, "distillation_shape": 0.0}
+    learn_own_shape(state, features, elapsed, _OWN_HALF_LIFE, _SHARE_MEMORY)
+
+
 def test_a_busy_accounts_usual_does_not_follow_a_new_habit_within_hours() -> None:
     """Scored every 100 s for 6 hours with a new harvest share, a busy account with days of past
     (5,000 scorings) moves its own baseline (half-life 3 days) by about what 6 h of a 3-day
     half-life allows, not much more."""
-    from detector.pipeline.learners import learn_own_shape
-    from detector.pipeline.state import AccountState
-
-    state = AccountState("router", None, 0.0)
-    state.baseline_count = 5_000
-    state.own_harvest_baseline = 0.02
-    state.own_shape_baseline = 0.0
-    features = {"harvest_call_share": 0.2, "distillation_shape": 0.0}
+    state = _account("router", scorings=5_000, usual=0.02)
     for _ in range(6 * 36):
-        state.baseline_count += 1
-        learn_own_shape(state, features, elapsed=100.0, half_life=3 * 86_400.0, share_memory=3_600.0)
+        _score(state, 0.2, elapsed=100.0)
     expected_move = (0.2 - 0.02) * (1 - 0.5 ** (6 / 72))
     assert state.own_harvest_baseline - 0.02 < 1.5 * expected_move
 
@@ -71,17 +86,11 @@ def test_a_young_accounts_usual_is_what_it_has_done_since_it_began() -> None:
     share held for days, so its steady habit is no shift against itself."""
     import random
 
-    from detector.pipeline.learners import learn_own_shape
-    from detector.pipeline.state import AccountState
-
     rng = random.Random(3)
-    state = AccountState("power_user", None, 0.0)
+    state = _account("power_user")
     shares = [0.0] + [0.85 + rng.uniform(-0.1, 0.1) for _ in range(40)]
     for share in shares:  # one scoring per call, ~40 min apart
-        state.baseline_count += 1
-        learn_own_shape(
-            state, {"harvest_call_share": share, "distillation_shape": 0.0}, 2_400.0, 3 * 86_400.0, 3_600.0
-        )
+        _score(state, share, elapsed=2_400.0)
     mean = sum(shares) / len(shares)
     assert abs(state.own_harvest_baseline - mean) < 0.05
     assert state.own_harvest_baseline > 0.75
@@ -91,18 +100,9 @@ def test_past_its_first_scorings_a_young_busy_accounts_usual_follows_slowly() ->
     """A router scored every 100 s is past its plain-mean start within its first hour: a crawler
     among its users an hour later moves its usual at the slow (time-weighted) rate, so the
     crawler's shift stays visible against it."""
-    from detector.pipeline.learners import USUAL_WARMUP_SCORINGS, learn_own_shape
-    from detector.pipeline.state import AccountState
-
-    state = AccountState("router", None, 0.0)
-    state.baseline_count = USUAL_WARMUP_SCORINGS + 1
-    state.own_harvest_baseline = 0.03
-    state.own_shape_baseline = 0.0
+    state = _account("router", scorings=USUAL_WARMUP_SCORINGS + 1, usual=0.03)
     for _ in range(36):
-        state.baseline_count += 1
-        learn_own_shape(
-            state, {"harvest_call_share": 0.2, "distillation_shape": 0.0}, 100.0, 3 * 86_400.0, 3_600.0
-        )
+        _score(state, 0.2, elapsed=100.0)
     expected_move = (0.2 - 0.03) * (1 - 0.5 ** (1 / 72))
     assert state.own_harvest_baseline - 0.03 < 1.5 * expected_move
 
@@ -111,23 +111,11 @@ def test_an_idle_night_does_not_weigh_the_next_mornings_first_share() -> None:
     """An eval lab runs its benchmark a few hours a day. The first scoring of each day's run rests
     on one call (share 0 here); it weighs at most the shares' own hour, not the 20 idle hours
     before it, so a week of daily runs keeps the usual where the runs put it."""
-    from detector.pipeline.learners import USUAL_WARMUP_SCORINGS, learn_own_shape
-    from detector.pipeline.state import AccountState
-
-    state = AccountState("eval_lab", None, 0.0)
-    state.baseline_count = USUAL_WARMUP_SCORINGS + 1
-    state.own_harvest_baseline = 0.3
-    state.own_shape_baseline = 0.0
+    state = _account("eval_lab", scorings=USUAL_WARMUP_SCORINGS + 1, usual=0.3)
     for _day in range(7):
-        state.baseline_count += 1
-        learn_own_shape(
-            state, {"harvest_call_share": 0.0, "distillation_shape": 0.0}, 20 * 3_600.0, 3 * 86_400.0, 3_600.0
-        )
+        _score(state, 0.0, elapsed=20 * 3_600.0)
         for _ in range(4 * 36):  # the run: four hours scored every 100 s at its usual share
-            state.baseline_count += 1
-            learn_own_shape(
-                state, {"harvest_call_share": 0.3, "distillation_shape": 0.0}, 100.0, 3 * 86_400.0, 3_600.0
-            )
+            _score(state, 0.3, elapsed=100.0)
     assert state.own_harvest_baseline > 0.28
 
 
