@@ -72,6 +72,11 @@ MIN_LINKS_TO_JOIN = 2
 # no lower than ``SPREAD_MADS`` robust standard deviations (1.4826 MAD) below their median.
 CONSISTENCY = 0.5
 SPREAD_MADS = 3.0
+# The spread is taken as at least this share of the median: one playbook's accounts differ by
+# about a tenth in own evidence (the test hydra's 24: 7.6-8.6), and the MAD of the handful of
+# members a young campaign has can come out far tighter than that (5 members: 0.04), which
+# turned half of a hydra away into a second campaign.
+MIN_RELATIVE_SPREAD = 0.1
 MAX_MEMBERS_PER_KEY = 2_000
 MAX_LINK_CANDIDATES_PER_KEY = 128
 MAX_RELATED_IN_ALERT = 500
@@ -207,12 +212,23 @@ class CoordinationStage:
         self._merged: list[tuple[Campaign, str]] = []
 
     def observe_one(
-        self, fingerprint: Fingerprint, emitted_at: datetime, partition: int | None = None
+        self,
+        fingerprint: Fingerprint,
+        emitted_at: datetime,
+        partition: int | None = None,
+        read_until: float = math.inf,
     ) -> list[Alert]:
-        """Fold one fingerprint (from input ``partition``) in; return the campaign alert it causes."""
+        """Fold one fingerprint (from input ``partition``) in; return the campaign alert it causes.
+
+        ``read_until`` is the event time up to which every input partition that still has unread
+        records has been read (the caller knows; infinite when none has). A campaign closes, and
+        a member expires, only on time that every partition has reached: a partition read ahead
+        of another (a restart behind a backlog drains them at different paces) must not close a
+        campaign whose members sit in the one behind."""
         account = fingerprint.account_id
-        closings = self._close_quiet(fingerprint.at, emitted_at)
-        self._expire(fingerprint.at)
+        now = min(fingerprint.at, read_until)
+        closings = self._close_quiet(now, emitted_at)
+        self._expire(now)
         previous = self.members.pop(account, None)
         self._seq += 1
         member = Member(
@@ -313,8 +329,12 @@ class CoordinationStage:
         if own is not None:
             known.add(own)
         if known:
-            # Join the oldest campaign; absorb the others (clusters only merge, never split).
-            ordered = sorted(known, key=lambda cid: self.campaigns[cid].started)
+            # Join the oldest alerted campaign (downstream holds its alert_id open), else the
+            # oldest; absorb the others (clusters only merge, never split).
+            ordered = sorted(
+                known,
+                key=lambda cid: (self.campaigns[cid].revision == 0, self.campaigns[cid].started, cid),
+            )
             campaign = self.campaigns[ordered[0]]
             for absorbed_id in ordered[1:]:
                 absorbed = self.campaigns.pop(absorbed_id)
@@ -791,7 +811,7 @@ def join_floor(ordered: list[float]) -> float:
     floor = CONSISTENCY * median
     if len(ordered) >= MIN_CAMPAIGN_ACCOUNTS:
         deviations = sorted(abs(value - median) for value in ordered)
-        spread = 1.4826 * deviations[len(deviations) // 2]
+        spread = max(1.4826 * deviations[len(deviations) // 2], MIN_RELATIVE_SPREAD * median)
         floor = max(floor, median - SPREAD_MADS * spread)
     return floor
 

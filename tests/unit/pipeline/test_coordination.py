@@ -433,3 +433,42 @@ def test_a_newcomer_outside_the_members_spread_does_not_join() -> None:
     assert "newcomer" not in named(tight, 2.6)
     assert "newcomer" in named(varied, 2.6)
     assert "newcomer" in named(tight, 3.95)
+
+
+def test_a_campaign_whose_first_members_look_alike_still_admits_the_rest_of_its_playbook() -> None:
+    """Five founders whose own evidence happens to agree to a hundredth (a MAD of 0.01) do not
+    make the campaign's spread that narrow: the rest of the same hydra, a tenth lower, joins the
+    one campaign instead of founding a second one (which later absorbed the first's alert_id)."""
+    keys = (("template", 41), ("template", 42), ("network", 7))
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts: list[Alert] = []
+    for i, specific in enumerate([8.5, 8.51, 8.49, 8.5, 8.5]):
+        alerts += stage.observe_one(fingerprint(f"founder_{i}", T0 + 60 * i, keys, specific=specific), NOW)
+    assert join_floor(sorted([8.5, 8.51, 8.49, 8.5, 8.5])) < 7.6
+    for i in range(6):
+        alerts += stage.observe_one(fingerprint(f"later_{i}", T0 + 600 + 60 * i, keys, specific=7.6), NOW)
+    assert len(set(stage.campaign_of.values())) == 1
+    assert len(stage.campaign_of) == 11
+    assert len({a.alert_id for a in alerts}) == 1
+    assert all(a.status != "closed" for a in alerts)
+
+
+def test_two_campaigns_bridged_continue_under_the_one_that_alerted() -> None:
+    """A cluster that never alerted (its onsets spread over a day) and an alerted campaign are
+    joined by an account linked to both: the alerted campaign absorbs the other, though the other
+    began earlier, so downstream keeps the alert_id it holds open (no ``superseded`` closing)."""
+    quiet_keys = (("template", 21), ("template", 22))
+    loud_keys = (("template", 31), ("template", 32))
+    stage = CoordinationStage(POLICY, ttl_seconds=86_400, detector_version="test")
+    alerts: list[Alert] = []
+    for i in range(6):
+        alerts += stage.observe_one(fingerprint(f"quiet_{i}", T0 + 3 * 3600 * i, quiet_keys, 4.0), NOW)
+    assert not alerts and len(stage.campaigns) == 1
+    for i in range(6):
+        alerts += stage.observe_one(fingerprint(f"loud_{i}", T0 + 16 * 3600 + 60 * i, loud_keys, 4.0), NOW)
+    assert len({a.alert_id for a in alerts}) == 1
+    loud = alerts[-1].alert_id
+    bridge = stage.observe_one(fingerprint("bridge", T0 + 16.5 * 3600, quiet_keys + loud_keys, 4.0), NOW)
+    assert set(stage.campaigns) == {loud}
+    assert {stage.campaign_of[a] for a in stage.campaign_of} == {loud}
+    assert all(a.alert_id == loud and a.status != "closed" for a in bridge)
