@@ -139,6 +139,9 @@ class _TimedSource:
     def exhausted(self) -> bool:
         return bool(self.inner.exhausted)
 
+    def unread_partitions(self) -> set[int | None]:
+        return self.inner.unread_partitions()  # type: ignore[no-any-return]
+
     def close(self) -> None:
         self.inner.close()
 

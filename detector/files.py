@@ -70,6 +70,10 @@ class FileSource:
     def exhausted(self) -> bool:
         return self._exhausted
 
+    def unread_partitions(self) -> set[int | None]:
+        """A file is read in order: nothing of it is ahead of or behind another part."""
+        return set()
+
     def close(self) -> None:
         if self._stream is not sys.stdin.buffer:
             self._stream.close()

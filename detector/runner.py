@@ -54,6 +54,10 @@ class Source(Protocol):
     @property
     def exhausted(self) -> bool: ...
 
+    def unread_partitions(self) -> set[int | None]:
+        """Partitions that hold records beyond those polled so far (a backlog, or unknown)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -81,6 +85,8 @@ class Processor(Protocol):
 
     @property
     def publishes_fingerprints(self) -> bool: ...
+
+    def set_unread_partitions(self, partitions: frozenset[int | None]) -> None: ...
 
 
 class StateBackend(Protocol):
@@ -141,8 +147,18 @@ def run_loop(
                     break
                 continue
             batch_started = time.perf_counter()
-            for record in batch:
+            # Partitions with records still to process: those with a backlog beyond this batch,
+            # and those with records later in it. Campaigns close only on event time that all
+            # of them have reached (``CoordinationStage.observe_one``).
+            last_of = {record.ref.partition: i for i, record in enumerate(batch)}
+            beyond = source.unread_partitions()
+            in_batch = set(last_of)
+            detector.set_unread_partitions(frozenset(beyond | in_batch))
+            for i, record in enumerate(batch):
                 result = detector.process_one(record.value, record.ref)
+                if last_of[record.ref.partition] == i:
+                    in_batch.discard(record.ref.partition)
+                    detector.set_unread_partitions(frozenset(beyond | in_batch))
                 for rejected in result.dead_letters:
                     stats.invalid += 1
                     log.warning(

@@ -124,6 +124,7 @@ class KafkaSource:
         self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         self._poll_failures = 0
         self._outage_polls = 0
+        self._lags: dict[TopicPartition, int] = {}  # per assigned partition after the last poll
         self.rebalances = 0
         topics = [settings.events_topic]
         if settings.consume_verdicts:  # co-partitioned with the events (docs/operations.md)
@@ -235,9 +236,15 @@ class KafkaSource:
                 value = record.value if record.value is not None else b""
                 ref = SourceRef(topic=tp.topic, partition=tp.partition, offset=record.offset, key=record.key)
                 batch.append(SourceRecord(value, ref, record.timestamp))
+        self._lags = self._measure_lags()
         if self._metrics:
             self._report_lag()
         return batch
+
+    def unread_partitions(self) -> set[int | None]:
+        """Assigned partitions with records beyond those polled: a backlog (position below the
+        high-water mark), or not fetched yet (no high-water mark known)."""
+        return {tp.partition for tp in self.assigned if self._lags.get(tp, 1) != 0}
 
     def hold(self) -> None:
         """Backpressure: pause every partition and poll only to stay in the group."""
@@ -266,16 +273,22 @@ class KafkaSource:
         if to_resume:
             self._consumer.resume(*to_resume)
 
-    def _report_lag(self) -> None:
+    def _measure_lags(self) -> dict[TopicPartition, int]:
         # end_offsets() is wrong on some brokers; the high-water mark seen while fetching is not.
-        assert self._metrics is not None
+        lags: dict[TopicPartition, int] = {}
         for tp in self.assigned - self._restoring:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 continue
             position = self._consumer.position(tp)
             if position is not None:
-                self._metrics.consumer_lag.labels(partition=str(tp.partition)).set(highwater - position)
+                lags[tp] = max(0, highwater - position)
+        return lags
+
+    def _report_lag(self) -> None:
+        assert self._metrics is not None
+        for tp, lag in self._lags.items():
+            self._metrics.consumer_lag.labels(partition=str(tp.partition)).set(lag)
 
     # --- committing -------------------------------------------------------------------------------
     def commit(self, batch: Sequence[SourceRecord]) -> None:

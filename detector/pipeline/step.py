@@ -7,6 +7,7 @@ dead letters); the runner does the sending. ``detector run`` (Kafka) and ``detec
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -127,10 +128,18 @@ class CoordinationProcessor:
             policy, settings.coordination_ttl_seconds, detector_version, settings.close_after_seconds
         )
         self._clock = clock
+        # Event time read so far per fingerprints partition, and the partitions with records
+        # still to read (``set_unread_partitions``): closings wait for the slowest of those.
+        self._read_until: dict[int | None, float] = {}
+        self._unread: frozenset[int | None] = frozenset()
 
     @property
     def tracked_accounts(self) -> int:
         return len(self.stage.members)
+
+    def set_unread_partitions(self, partitions: frozenset[int | None]) -> None:
+        """The input partitions that still hold records this stage has not processed."""
+        self._unread = partitions
 
     def process_one(self, raw: bytes, source: SourceRef | None = None) -> StepResult:
         ref = source or SourceRef()
@@ -147,7 +156,10 @@ class CoordinationProcessor:
                 source_offset=ref.offset,
             )
             return StepResult(dead_letters=[rejected])
-        alerts = self.stage.observe_one(fingerprint, self._clock(), ref.partition)
+        if fingerprint.at > self._read_until.get(ref.partition, -math.inf):
+            self._read_until[ref.partition] = fingerprint.at
+        read_until = min((self._read_until.get(p, -math.inf) for p in self._unread), default=math.inf)
+        alerts = self.stage.observe_one(fingerprint, self._clock(), ref.partition, read_until)
         return StepResult(alerts=alerts, account_id=fingerprint.account_id)
 
 
@@ -206,6 +218,20 @@ class Detector:
         self._bucket_seconds = settings.window_seconds / WINDOW_BUCKETS
         self.watermark = 0.0
         self.events_processed = 0
+        self._unread: frozenset[int | None] = frozenset()
+
+    def set_unread_partitions(self, partitions: frozenset[int | None]) -> None:
+        """The input partitions that still hold records this worker has not processed."""
+        self._unread = partitions
+
+    def _read_until(self) -> float:
+        """Event time every partition with unread records has been read to: inline campaigns
+        span this worker's partitions, and close only on time all of them have reached."""
+        owned = self.partitions
+        return min(
+            (owned[p].episodes.watermark if p in owned else -math.inf for p in self._unread),
+            default=math.inf,
+        )
 
     def process_one(self, raw: bytes, source: SourceRef | None = None) -> StepResult:
         """Validate, deduplicate, update the account, score it when due, decide on an alert."""
@@ -280,7 +306,9 @@ class Detector:
                 result.fingerprints.append(fingerprint)
                 if self.coordination is not None:
                     result.alerts.extend(
-                        self.coordination.observe_one(fingerprint, self._clock(), ref.partition)
+                        self.coordination.observe_one(
+                            fingerprint, self._clock(), ref.partition, self._read_until()
+                        )
                     )
         return result
 
