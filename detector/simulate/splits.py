@@ -64,6 +64,8 @@ class Ranges:
     """Calls per day of a low-and-slow crawler (25-350 over both splits)."""
     sysprompt_accounts: tuple[Interval, ...]
     router_rate: tuple[Interval, ...]
+    router_age_hours: tuple[Interval, ...]
+    """How long a young router has run before the distiller among its end users begins."""
     logit_rate: tuple[Interval, ...]
     reasoning_rate: tuple[Interval, ...]
     duration_frac: tuple[Interval, ...]
@@ -172,6 +174,7 @@ TUNING = Split(
         slow_daily=((25.0, 120.0),),
         sysprompt_accounts=((6.0, 12.0),),
         router_rate=((120.0, 250.0),),
+        router_age_hours=((0.25, 1.5),),
         logit_rate=((300.0, 600.0),),
         reasoning_rate=((100.0, 200.0),),
         duration_frac=((0.4, 0.7),),
@@ -260,6 +263,7 @@ UNSEEN = Split(
         slow_daily=((130.0, 350.0),),
         sysprompt_accounts=((3.0, 5.0), (14.0, 24.0)),
         router_rate=((60.0, 110.0), (260.0, 400.0)),
+        router_age_hours=((1.6, 4.0),),
         logit_rate=((60.0, 280.0),),
         reasoning_rate=((30.0, 95.0), (210.0, 320.0)),
         duration_frac=((0.2, 0.38), (0.72, 0.9)),

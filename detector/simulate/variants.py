@@ -360,10 +360,13 @@ class WidePlanner(Planner):
     def _w_router_mixed(self, spec: CampaignSpec, campaign_id: str, t0: float, t1: float) -> None:
         """A distiller among a router's many end users, with or without ``end_user_id`` on events."""
         rng = self.rng
+        young = spec.variant == "young_router"
         for _ in range(spec.accounts):
-            plan = self._router(draw(rng, self.split.ranges.router_rate), 0.0, self.t_end, spec.style)
+            begins = max(0.0, t0 - draw(rng, self.split.ranges.router_age_hours) * HOUR_S) if young else 0.0
+            plan = self._router(draw(rng, self.split.ranges.router_rate), begins, self.t_end, spec.style)
             plan.campaign_id, plan.attack_t0, plan.attack_t1 = campaign_id, t0, t1
-            self._label(plan, spec, "end_user_id" if spec.end_user_ids else "no_end_user_id")
+            variant = "end_user_id" if spec.end_user_ids else "no_end_user_id"
+            self._label(plan, spec, "young_router" if young else variant)
             distiller: tuple[str, ...] = ()
             if spec.end_user_ids:
                 users = self._end_users(rng.randint(200, 2000))
@@ -820,6 +823,17 @@ def evaluation_scenario(
             duration_hours=min(8.0, hours / 3) if evasion == "padding" else min(16.0, hours / 2),
             rate_per_hour=evasion_rate / 3 if evasion == "padding" else evasion_rate,
         )
+
+    # A router that began shortly before the distiller among its end users, so that its own
+    # "usual" is still young. Added last, from a stream of its own, so that it leaves every
+    # other campaign and account of the world as it was before it existed.
+    young = random.Random(f"{split}:{seed}:young_router")
+    add(
+        "router_mixed",
+        variant="young_router",
+        start_offset_hours=young.uniform(0.05, 0.5) * hours,
+        rate_per_hour=draw(young, r.bulk_rate) / 4,
+    )
 
     def n(base: int) -> int:
         return max(1, round(base * scale))

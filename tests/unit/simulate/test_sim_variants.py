@@ -124,6 +124,24 @@ def test_router_distiller_carries_its_end_user_id_only_where_promised(world: Wor
     assert all(world.seen[a].end_users == {None} for a in world.kind("router") if a in world.seen)
 
 
+def test_a_young_router_began_only_its_splits_age_before_its_distiller(world: World) -> None:
+    """The young router's first call comes the split's router age (at most) before its distiller
+    begins, with no end-user ids; the older routers have run since the world began."""
+    split = SPLITS[world.simulation.scenario.split or "tuning"]
+    (lowest, highest), *_ = split.ranges.router_age_hours
+    labels = [label for label in world.simulation.labels if label["style"] == "router_mixed"]
+    young = next(label for label in labels if label["variant"] == "young_router")
+    first = min(at for at, _ in world.seen[young["account_id"]].models)
+    age_hours = (datetime.fromisoformat(young["start"]).timestamp() - first) / 3600
+    assert 0.0 <= age_hours <= highest and age_hours >= lowest * 0.5
+    assert world.seen[young["account_id"]].end_users == {None}
+    world_start = min(at for seen in world.seen.values() for at, _ in seen.models)
+    for label in labels:
+        if label["variant"] != "young_router":
+            older_first = min(at for at, _ in world.seen[label["account_id"]].models)
+            assert older_first - world_start < 3600
+
+
 def test_padded_prompts_pass_64_kib_and_the_event_stays_under_1_mib(world: World) -> None:
     """The padding evasion hides the prompt beyond a 64 KiB scan; the contract still accepts the event."""
     (account,) = world.accounts("bulk_distillation", "evasion_base", "padding")
