@@ -151,13 +151,14 @@ def run_loop(
             # and those with records later in it. Campaigns close only on event time that all
             # of them have reached (``CoordinationStage.observe_one``).
             last_of = {record.ref.partition: i for i, record in enumerate(batch)}
+            ends = {i: partition for partition, i in last_of.items()}  # a partition's last record
             beyond = source.unread_partitions()
             in_batch = set(last_of)
             detector.set_unread_partitions(frozenset(beyond | in_batch))
             for i, record in enumerate(batch):
                 result = detector.process_one(record.value, record.ref)
-                if last_of[record.ref.partition] == i:
-                    in_batch.discard(record.ref.partition)
+                if i in ends:
+                    in_batch.discard(ends[i])
                     detector.set_unread_partitions(frozenset(beyond | in_batch))
                 for rejected in result.dead_letters:
                     stats.invalid += 1
