@@ -189,3 +189,20 @@ def test_fingerprints_leave_out_infrastructure_that_ordinary_accounts_share() ->
     assert ("user_agent", zlib.crc32(b"openai-python/1.54.0")) not in mine[-1].keys
     assert "network" not in kinds
     assert {"system_prompt", "profile"} <= kinds
+
+
+def test_inline_campaigns_wait_for_the_partition_read_least_far() -> None:
+    """Inline coordination spans a worker's events partitions: the time it may close campaigns
+    on is the least event time read in any partition that still has records to read (one never
+    read counts as not read at all), and unbounded once every partition is read to its end."""
+    detector = Detector(Settings(coordination_mode="inline"), clock=lambda: FIXED_NOW)
+    ahead, behind = detector.partition(0), detector.partition(1)
+    ahead.episodes.watermark, behind.episodes.watermark = 50_000.0, 20_000.0
+    detector.set_unread_partitions(frozenset({0, 1}))
+    assert detector._read_until() == 20_000.0
+    detector.set_unread_partitions(frozenset({0}))
+    assert detector._read_until() == 50_000.0
+    detector.set_unread_partitions(frozenset({0, 2}))
+    assert detector._read_until() == float("-inf")
+    detector.set_unread_partitions(frozenset())
+    assert detector._read_until() == float("inf")
