@@ -82,7 +82,7 @@ class EventSignals(NamedTuple):
     call: tuple[float, ...]
     prompt: PromptSignals | None
     tokens: int
-    completion_tokens: int
+    answer_tokens: int  # completion tokens the caller receives (hidden reasoning excluded)
     infrastructure: tuple[int, int, int]  # hashes of client /24 (or /48), user agent, system prompt
 
 
@@ -104,25 +104,26 @@ def event_signals(
     params = event.params
     prompt_tokens = event.prompt_tokens
     completion_tokens = event.completion_tokens
+    # What the caller receives, and so what a distiller can train on: hidden reasoning is billed
+    # inside completion_tokens but never returned (the contract). A reasoning model's long
+    # hidden chains make a person's answers look long; the answer's length is the visible part.
+    answer_tokens = max(0, completion_tokens - event.reasoning_tokens)
     max_tokens = params.max_tokens
     near_cap = (
         max_tokens is not None
-        and completion_tokens >= NEAR_CAP_MIN_TOKENS
+        and answer_tokens >= NEAR_CAP_MIN_TOKENS
         and completion_tokens >= NEAR_CAP_FRACTION * max_tokens
     )
     temperature = params.temperature
     log_bias = math.log1p(params.logit_bias_size)
     log_prompt = math.log1p(prompt_tokens)
-    log_completion = math.log1p(completion_tokens)
+    log_completion = math.log1p(answer_tokens)
     # A system prompt is one of the messages; single-turn means one user message.
     depth = conversation_depth(event)
     single_turn = depth <= 1 or (depth == previous_depth and depth <= MAX_SCAFFOLD_DEPTH)
     harvest = single_turn and (
         near_cap
-        or (
-            completion_tokens >= HARVEST_MIN_COMPLETION
-            and completion_tokens >= HARVEST_MIN_RATIO * prompt_tokens
-        )
+        or (answer_tokens >= HARVEST_MIN_COMPLETION and answer_tokens >= HARVEST_MIN_RATIO * prompt_tokens)
     )
     call = (
         1.0 if single_turn else 0.0,
@@ -152,7 +153,7 @@ def event_signals(
         call,
         prompt,
         prompt_tokens + completion_tokens,
-        completion_tokens,
+        answer_tokens,
         (_network_key(event.client_ip), _text_key(event.user_agent), _text_key(event.system_prompt_hash)),
     )
 

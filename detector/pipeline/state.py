@@ -336,7 +336,7 @@ class AccountState:
         hashes[_NETWORK], hashes[_USER_AGENT], hashes[_SYSTEM_PROMPT] = signals.infrastructure
         reals[_WEIGHT] += scale
         reals[_TOKEN_WEIGHT] += signals.tokens * scale
-        reals[_OUTPUT_WEIGHT] += signals.completion_tokens * scale
+        reals[_OUTPUT_WEIGHT] += signals.answer_tokens * scale
         call = signals.call
         for i in compress(_CALL_INDEXES, call):  # most signals of most calls are 0
             reals[i] += call[i] * scale

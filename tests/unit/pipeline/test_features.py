@@ -24,14 +24,13 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
     params = event.params
     prompt_tokens = event.prompt_tokens
     completion_tokens = event.completion_tokens
+    answer = max(0, completion_tokens - event.reasoning_tokens)
     max_tokens = params.max_tokens
-    near_cap = max_tokens is not None and completion_tokens >= 500 and completion_tokens >= 0.9 * max_tokens
+    near_cap = max_tokens is not None and answer >= 500 and completion_tokens >= 0.9 * max_tokens
     temperature = params.temperature
     log_bias = math.log1p(params.logit_bias_size)
     single_turn = event.messages - (1 if event.system_prompt_hash else 0) <= 1
-    harvest = single_turn and (
-        near_cap or (completion_tokens >= 1000 and completion_tokens >= 4.0 * prompt_tokens)
-    )
+    harvest = single_turn and (near_cap or (answer >= 1000 and answer >= 4.0 * prompt_tokens))
     call = (
         1.0 if single_turn else 0.0,
         1.0 if near_cap else 0.0,
@@ -44,8 +43,8 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
         1.0 if event.status == 429 else 0.0,
         1.0 if harvest else 0.0,
         math.log1p(prompt_tokens),
-        math.log1p(completion_tokens),
-        math.log1p(completion_tokens) - math.log1p(prompt_tokens),
+        math.log1p(answer),
+        math.log1p(answer) - math.log1p(prompt_tokens),
         min(params.top_logprobs, 20) / 20 if params.logprobs else 0.0,
         log_bias,
         log_bias * log_bias,
@@ -67,7 +66,7 @@ def reference_signals(event: ApiCallEvent) -> tuple[Any, ...]:
         call,
         prompt_signals(normalize_prompt(event.prompt)) if event.prompt else None,
         prompt_tokens + completion_tokens,
-        completion_tokens,
+        answer,
         (network_key(event.client_ip), text_key(event.user_agent), text_key(event.system_prompt_hash)),
     )
 
@@ -162,3 +161,15 @@ def test_the_request_profile_is_how_the_call_is_made(
     assert features.profile_key(one) == features.profile_key(two)
     other = ApiCallEvent.model_validate(event("acct_a", params={**base, "n": 2}))
     assert features.profile_key(other) != features.profile_key(one)
+
+
+def test_hidden_reasoning_is_no_harvested_answer() -> None:
+    """A reasoning model's 3,000 billed tokens of which 2,600 are hidden reasoning: the caller got
+    a 400-token answer, so the call harvests nothing; the same 3,000 tokens returned do."""
+    base = {"prompt": "Why does ice float?", "messages": 1, "prompt_tokens": 40, "completion_tokens": 3000}
+    hidden = event_signals(ApiCallEvent.model_validate(event("acct", **base, reasoning_tokens=2600)))
+    visible = event_signals(ApiCallEvent.model_validate(event("acct", **base, reasoning_tokens=0)))
+    harvest = features.CALL_SIGNALS.index("harvest_call_share")
+    assert visible.call[harvest] == 1.0 and hidden.call[harvest] == 0.0
+    assert hidden.answer_tokens == 400 and visible.answer_tokens == 3000
+    assert hidden.tokens == visible.tokens  # billed volume is unchanged
