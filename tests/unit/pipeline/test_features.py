@@ -166,7 +166,12 @@ def test_the_request_profile_is_how_the_call_is_made(
 def test_hidden_reasoning_is_no_harvested_answer() -> None:
     """A reasoning model's 3,000 billed tokens of which 2,600 are hidden reasoning: the caller got
     a 400-token answer, so the call harvests nothing; the same 3,000 tokens returned do."""
-    base = {"prompt": "Why does ice float?", "messages": 1, "prompt_tokens": 40, "completion_tokens": 3000}
+    base: dict[str, Any] = {
+        "prompt": "Why does ice float?",
+        "messages": 1,
+        "prompt_tokens": 40,
+        "completion_tokens": 3000,
+    }
     hidden = event_signals(ApiCallEvent.model_validate(event("acct", **base, reasoning_tokens=2600)))
     visible = event_signals(ApiCallEvent.model_validate(event("acct", **base, reasoning_tokens=0)))
     harvest = features.CALL_SIGNALS.index("harvest_call_share")
