@@ -72,11 +72,10 @@ MIN_LINKS_TO_JOIN = 2
 # no lower than ``SPREAD_MADS`` robust standard deviations (1.4826 MAD) below their median.
 CONSISTENCY = 0.5
 SPREAD_MADS = 3.0
-# The spread is taken as at least this share of the median: one playbook's accounts differ by
-# about a tenth in own evidence (the test hydra's 24: 7.6-8.6), and the MAD of the handful of
-# members a young campaign has can come out far tighter than that (5 members: 0.04), which
-# turned half of a hydra away into a second campaign.
-MIN_RELATIVE_SPREAD = 0.1
+# The spread is read only from this many members on: the MAD of the handful a young campaign
+# has can come out far tighter than its playbook's (5 founders agreeing to 0.04 where the
+# hydra's 24 spread over 7.6-8.6), which turned half of a hydra away into a second campaign.
+SPREAD_MIN_MEMBERS = 10
 MAX_MEMBERS_PER_KEY = 2_000
 MAX_LINK_CANDIDATES_PER_KEY = 128
 MAX_RELATED_IN_ALERT = 500
@@ -801,7 +800,7 @@ _NOWHERE: Any = object()  # "never written" (None is a partition: the file sourc
 
 def join_floor(ordered: list[float]) -> float:
     """The least own evidence that is consistent with members whose evidence is ``ordered``
-    (sorted): half their median, and, from ``MIN_CAMPAIGN_ACCOUNTS`` members on, no more than
+    (sorted): half their median, and, from ``SPREAD_MIN_MEMBERS`` members on, no more than
     ``SPREAD_MADS`` robust standard deviations below it. The robust spread (median absolute
     deviation) is the campaign's own, so the rule needs no scale of its own: a tight playbook
     admits only look-alikes, a varied one admits more."""
@@ -809,9 +808,9 @@ def join_floor(ordered: list[float]) -> float:
         return 0.0
     median = ordered[len(ordered) // 2]
     floor = CONSISTENCY * median
-    if len(ordered) >= MIN_CAMPAIGN_ACCOUNTS:
+    if len(ordered) >= SPREAD_MIN_MEMBERS:
         deviations = sorted(abs(value - median) for value in ordered)
-        spread = max(1.4826 * deviations[len(deviations) // 2], MIN_RELATIVE_SPREAD * median)
+        spread = 1.4826 * deviations[len(deviations) // 2]
         floor = max(floor, median - SPREAD_MADS * spread)
     return floor
 

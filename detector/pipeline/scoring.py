@@ -128,10 +128,17 @@ def harvest_shape(features: dict[str, float]) -> float:
     return features["single_turn_share"] * answer_richness(features) * ratio
 
 
-def _share_error(share: float, features: dict[str, float]) -> float:
-    """Standard error of a decayed share resting on the account's recent calls."""
+def _share_error(share: float, features: dict[str, float], usual: float | None = None) -> float:
+    """Standard error of a decayed share resting on the account's recent calls.
+
+    Against the account's ``usual`` share it is the larger of the two binomial errors: under
+    "nothing changed" the share varies as the usual does, and a share read as 1.0 off one call
+    has no small error (p(1-p) of the observed share alone would call it certain)."""
     calls = max(features["recent_calls"], 1.0)
-    return math.sqrt(max(share * (1.0 - share), 0.0) / calls)
+    variance = share * (1.0 - share)
+    if usual is not None and usual >= 0:
+        variance = max(variance, usual * (1.0 - usual))
+    return math.sqrt(max(variance, 0.0) / calls)
 
 
 def _reason(signal: str, observed: float, baseline: float, explanation: str) -> Reason:
@@ -178,7 +185,11 @@ def specific_terms(
     harvest_share = features["harvest_call_share"]
     # A shift counts for what exceeds two standard errors of the share: a few calls of a quiet
     # account swing its shares widely without anything having changed.
-    shift = harvest_share - own_harvest_baseline - 2.0 * _share_error(harvest_share, features)
+    shift = (
+        harvest_share
+        - own_harvest_baseline
+        - 2.0 * _share_error(harvest_share, features, own_harvest_baseline)
+    )
     if own_harvest_baseline >= 0 and shift > 0.1:
         text = (
             f"{harvest_share:.0%} of calls now harvest long single-turn answers; this account's usual: "
@@ -355,7 +366,9 @@ def _amplifying_terms(features: dict[str, float], peers: PeerView) -> list[tuple
             )
         )
     shape = features["distillation_shape"]
-    shape_shift = shape - peers.own_shape_baseline - 2.0 * _share_error(shape, features)
+    shape_shift = (
+        shape - peers.own_shape_baseline - 2.0 * _share_error(shape, features, peers.own_shape_baseline)
+    )
     if peers.own_shape_baseline >= 0 and shape_shift > 0.15:
         text = (
             f"share of reasoning-eliciting templated tasks rose to {shape:.0%} from this account's usual "

@@ -179,6 +179,16 @@ def test_a_shift_from_the_own_past_needs_enough_calls_to_count() -> None:
     assert busy.specific > quiet.specific
 
 
+def test_one_call_that_harvests_is_no_shift_from_an_account_that_often_does() -> None:
+    """An account that harvests on half its calls, scored on one new call that harvested (its
+    decayed share reads 1.0): one call is as likely as not under its usual, so no shift. The same
+    share over 60 calls is a shift."""
+    one = assess(features(harvest_call_share=0.996, recent_calls=1.0), _own_history(0.5))
+    many = assess(features(harvest_call_share=0.996, recent_calls=60.0), _own_history(0.5))
+    assert "own_harvest_shift" not in {r.signal for r in one.reasons}
+    assert "own_harvest_shift" in {r.signal for r in many.reasons}
+
+
 def test_the_rate_of_distillation_pattern_calls_adds_nothing_beyond_their_shape() -> None:
     """An eval lab's benchmark run is hundreds of calls an hour of the whole pattern, as a
     distiller's first hour is: speed is what the amplifiers (volume, harvest volume) weigh, at
