@@ -182,19 +182,32 @@ def test_kill_9_of_the_coordinator_keeps_the_campaign_going(kafka_settings: Sett
     account_stage: WorkerThread | None = None
     coordinators: list[Coordinator] = []
 
-    def caught_up() -> bool:
+    def fingerprints_sent() -> dict[int, int]:
         fingerprints = read_topic(settings, settings.fingerprints_topic, timeout_s=2)
-        sent = {p: sum(1 for r in fingerprints if r.partition == p) for p in range(2)}
+        return {p: sum(1 for r in fingerprints if r.partition == p) for p in range(2)}
+
+    def caught_up() -> bool:
         return (
             committed(settings, 2) == {p: len(v) for p, v in gateway.sent.items()}
-            and committed(stage_settings, 2) == sent
+            and committed(stage_settings, 2) == fingerprints_sent()
         )
+
+    def commit_logged(coordinator: Coordinator) -> bool:
+        """The coordinator's log shows the commit the broker holds: the line is written after
+        the commit returns, so a kill right after the broker has it could cut it off."""
+        reached: dict[int, int] = {}
+        for line in coordinator.events():
+            if line.get("event") == "offsets_committed":
+                for partition, offset in line["offsets"].items():
+                    reached[int(partition)] = max(reached.get(int(partition), 0), offset)
+        return all(reached.get(p, 0) >= n for p, n in fingerprints_sent().items() if n)
 
     try:
         account_stage = WorkerThread(settings)
         gateway.send(TRAFFIC[: GROWING[0]])
         coordinators.append(Coordinator(settings, tmp_path / "first.log"))
         wait_for(caught_up, "the first part through both stages")
+        wait_for(lambda: commit_logged(coordinators[0]), "the first coordinator's last commit logged")
         coordinators[0].kill9()
         before = campaign_alerts(settings)
         assert len({a["alert_id"] for a in before}) == 1, "the campaign alerted before the kill"
